@@ -122,10 +122,34 @@ def run(
             "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
         ),
     ] = 5,
+    track: Annotated[
+        str,
+        typer.Option(
+            "--track",
+            help="single (one split per unit, the paper's protocol), or batch / sequential "
+            "multi-target sessions (docs/sessions.md).",
+            rich_help_panel="Sessions",
+        ),
+    ] = "single",
+    session_sizes: Annotated[
+        str,
+        typer.Option(
+            "--session-sizes",
+            help="Targets split in one session, comma-separated; 'all' = every target.",
+            rich_help_panel="Sessions",
+        ),
+    ] = "1,3,all",
+    orders: Annotated[
+        int,
+        typer.Option(
+            "--orders", help="Seeded target orders per session size.", rich_help_panel="Sessions"
+        ),
+    ] = 3,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
+    from splitbench.cli.sessions import check_track, run_sessions
     from splitbench.errors import ConfigError
     from splitbench.protocol import build_config, load_methods
     from splitbench.protocol.runner import Runner
@@ -143,9 +167,28 @@ def run(
     overrides = read_config_file(config_file) if config_file else {}
     overrides.update(parse_kv(config or []))
     instance = method_cls(build_config(method_cls.config_class, overrides))
+    check_track(track)
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
     stores = resolve_stores(bench.name, features, subsets)
+    if track != "single":
+        if targets:
+            raise ConfigError("--targets selects single-split units; sessions use every target")
+        run_sessions(
+            instance,
+            registry.origin(method),
+            bench,
+            stores,
+            subsets,
+            track=track,
+            sizes=session_sizes,
+            orders=orders,
+            seeds=parse_ints(seeds, "--seeds"),
+            output_dir=output_dir,
+            device=device,
+            overwrite=overwrite_strategy,
+        )
+        return
     target_list = [t.strip() for t in targets.split(",")] if targets else None
     runner = Runner(
         instance,
