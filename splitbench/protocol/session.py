@@ -192,7 +192,7 @@ def edit_session(
         MethodError: for rows of the wrong shape, non-finite rows, or output that is not
             :class:`NewRows`.
     """
-    from splitbench.protocol.runner import seed_everything
+    from splitbench.protocol.unit import seed_everything
 
     weights: list[torch.Tensor] = []
     biases: list[torch.Tensor] = []

@@ -26,7 +26,9 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SubsetContext
-from splitbench.protocol.runner import OverwriteStrategy, Runner, Status, seed_everything
+from splitbench.protocol.needs import require_needs
+from splitbench.protocol.plan import SubsetPlan, check_store, effective_seeds
+from splitbench.protocol.runner import OverwriteStrategy, Runner, Status
 from splitbench.protocol.scoring import SubsetScorer
 from splitbench.protocol.session import (
     SESSION_PROTOCOL_ID,
@@ -37,6 +39,7 @@ from splitbench.protocol.session import (
     score_session,
     session_order,
 )
+from splitbench.protocol.unit import seed_everything
 from splitbench.results.io import atomic_write_text
 from splitbench.results.provenance import environment
 from splitbench.results.schema import Environment, FeatureProvenance, Timings
@@ -123,6 +126,7 @@ class SessionRunner:
         self.method = method
         self.benchmark = benchmark
         self.output_dir = Path(output_dir)
+        self.stores = stores
         self.track = track
         self.overwrite = overwrite
         self.on_unit = on_unit
@@ -175,8 +179,12 @@ class SessionRunner:
         start = time.perf_counter()
         if orders < 1:
             raise ConfigError(f"--orders {orders}: expected at least 1")
-        seeds = self._units.effective_seeds(seeds)
+        seeds = effective_seeds(self.method, seeds)
         report = SessionReport()
+        checked = {
+            s: check_store(self.benchmark, self.benchmark.subset(s), self.stores) for s in subsets
+        }
+        require_needs(self.method, self.benchmark, checked)
         env = environment(self._units.device, deterministic=True)
         torch.use_deterministic_algorithms(True, warn_only=True)
         for name in subsets:
@@ -187,7 +195,7 @@ class SessionRunner:
                     f"session size {too_big[0]} exceeds the {len(subset.targets)} targets of "
                     f"{self.benchmark.name} subset {subset.name}"
                 )
-            store = self._units._store_for(subset)
+            store = checked[name]
             pending = {
                 (o, s): [m for m in sizes if not self._is_done(self.path_for(name, m, o, s), store)]
                 for o in range(orders)
@@ -201,7 +209,7 @@ class SessionRunner:
                         )
             if not any(pending.values()):
                 continue
-            ctx, scorer = self._units._context(subset, store)
+            ctx, scorer = self._units._context(SubsetPlan(subset, store, list(subset.targets)))
             for seed in seeds:
                 todo_orders = [(o, pending[(o, seed)]) for o in range(orders)]
                 if any(t for _, t in todo_orders):

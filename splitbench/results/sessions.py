@@ -17,24 +17,15 @@ import pandas as pd
 from pydantic import ValidationError
 from tabulate import tabulate
 
+from splitbench.core.identity import CELL_FIELDS
 from splitbench.errors import DataError
 from splitbench.results.io import schema_error
 from splitbench.results.render import SIMULATION_BANNER
 from splitbench.results.session_schema import SESSION_SCHEMA_VERSION, SessionResult
 from splitbench.results.tables import pct
 
-SESSION_CELL_KEYS = [
-    "benchmark",
-    "benchmark_version",
-    "benchmark_revision",
-    "protocol",
-    "subset",
-    "store_key",
-    "method",
-    "config_hash",
-    "track",
-    "size",
-]
+SESSION_CELL_KEYS = [*CELL_FIELDS, "track", "size"]
+"""A session cell: the one comparability identity plus method, config, track and m."""
 SESSION_METRICS = ("generality", "locality", "retention", "mean")
 
 
