@@ -122,12 +122,37 @@ def run(
             "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
         ),
     ] = 5,
+    track: Annotated[
+        str,
+        typer.Option(
+            "--track",
+            help="single (one split per unit, the paper's protocol), or batch / sequential "
+            "multi-target sessions (docs/sessions.md).",
+            rich_help_panel="Sessions",
+        ),
+    ] = "single",
+    session_sizes: Annotated[
+        str,
+        typer.Option(
+            "--session-sizes",
+            help="Targets split in one session, comma-separated; 'all' = every target.",
+            rich_help_panel="Sessions",
+        ),
+    ] = "1,3,all",
+    orders: Annotated[
+        int,
+        typer.Option(
+            "--orders", help="Seeded target orders per session size.", rich_help_panel="Sessions"
+        ),
+    ] = 3,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
+    from splitbench.cli.sessions import check_track, run_sessions
     from splitbench.errors import ConfigError
     from splitbench.evaluation import MethodSpec, evaluate
+    from splitbench.evaluation.facade import resolve_methods
     from splitbench.protocol import load_methods
 
     if overwrite_strategy not in ("only-missing", "always"):
@@ -138,9 +163,29 @@ def run(
     load_plugin_files(plugin or [], registry)
     overrides = read_config_file(config_file) if config_file else {}
     overrides.update(parse_kv(config or []))
+    check_track(track)
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
     seed_list = parse_ints(seeds, "--seeds")
+    if track != "single":
+        if targets:
+            raise ConfigError("--targets selects single-split units; sessions use every target")
+        (configured,) = resolve_methods([MethodSpec(method, overrides)], registry)
+        run_sessions(
+            configured.method,
+            configured.origin,
+            bench,
+            resolve_stores(bench.name, features, subsets),
+            subsets,
+            track=track,
+            sizes=session_sizes,
+            orders=orders,
+            seeds=seed_list,
+            output_dir=output_dir,
+            device=device,
+            overwrite=overwrite_strategy,
+        )
+        return
     ev = evaluate(
         [MethodSpec(method, overrides)],
         bench,
