@@ -454,7 +454,7 @@ class Runner:
                 )
             if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
                 raise MethodError(f"{self.method.name} returned non-finite head rows")
-            return scorer.probabilities(target.coarse_index, scorer.new_logits(w, b)), dict(
+            return scorer.probabilities(target.coarse_index, scorer.new_logits(w, b, target.coarse_index)), dict(
                 out.info
             )
         if isinstance(out, VideoProbabilities):
