@@ -337,7 +337,11 @@ def run_grid(
     extra: dict[str, Any] = {}
     if text_encoder_factory is not None:
         extra["text_encoder_factory"] = text_encoder_factory
+    from splitbench import progress as bars
+
+    outer = bars.bar(total=len(instances), desc="grid", unit="method", disable=not progress)
     for (method, inst), config_hash in zip(instances, hashes, strict=True):
+        outer.set_postfix_str(method)
         runner = Runner(
             inst,
             benchmark,
@@ -349,8 +353,11 @@ def run_grid(
             progress=progress,
             **extra,
         )
-        report = runner.run(list(plan.subsets), list(plan.seeds), targets)
+        with bars.nested():
+            report = runner.run(list(plan.subsets), list(plan.seeds), targets)
         outcome.reports.append((method, config_hash, report))
         if on_run is not None:
             on_run(method, report)
+        outer.update()
+    outer.close()
     return outcome

@@ -127,12 +127,15 @@ def run(
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.errors import ConfigError
+    from splitbench.progress import silence
     from splitbench.protocol import build_config, load_methods
     from splitbench.protocol.runner import Runner
     from splitbench.results.aggregate import aggregate
     from splitbench.results.io import load_results
     from splitbench.results.render import render_leaderboard
 
+    if quiet:
+        silence()
     if overwrite_strategy not in ("only-missing", "always"):
         raise ConfigError(
             f"--overwrite-strategy {overwrite_strategy!r}: expected only-missing or always"

@@ -93,6 +93,10 @@ def grid(
 
     from splitbench.errors import ConfigError
     from splitbench.grids import PRESETS, get_preset, plan_grid, run_grid
+    from splitbench.progress import silence
+
+    if quiet:
+        silence()
 
     if list_presets or preset is None:
         rows = [
@@ -151,11 +155,13 @@ def grid(
     if dry_run:
         return
 
+    from splitbench.progress import write
+
     def on_run(method: str, report: object) -> None:
         done, skipped, failed = (report.by_status(s) for s in ("done", "skipped", "failed"))  # type: ignore[attr-defined]
-        err(f"{method}: {len(done)} computed, {len(skipped)} already done, {len(failed)} failed")
+        write(f"{method}: {len(done)} computed, {len(skipped)} already done, {len(failed)} failed")
         for o in failed:
-            err(
+            write(
                 f"  failed: subset {o.subset} target {o.target.coarse_index} seed {o.seed}: "
                 f"{o.error}"
             )

@@ -268,9 +268,12 @@ def build(
     import difflib
 
     from splitbench.boards import build_board, write_changed
+    from splitbench.progress import silence
     from splitbench.protocol import load_methods
     from splitbench.results.board import replace_region
 
+    if quiet:
+        silence()
     seed_list = list(dict.fromkeys(parse_ints(seeds, "--seeds")))
     built = build_board(
         load_methods(), results, seed_list, replicates=replicates, quiet=quiet, log=err

@@ -225,7 +225,7 @@ class Runner:
             ConfigError: for seeds or targets that select nothing.
             DataError: when a store does not fit its subset.
         """
-        from tqdm.auto import tqdm
+        from splitbench.progress import bar as progress_bar
 
         start = time.perf_counter()
         seeds = self.effective_seeds(seeds)
@@ -243,7 +243,9 @@ class Runner:
         torch.use_deterministic_algorithms(True, warn_only=True)
         env = environment(self.device, deterministic=True)
         total = sum(len(ts) for _, ts in plan) * len(seeds)
-        bar = tqdm(total=total, desc=f"{self.method.name}", unit="unit", disable=not self.progress)
+        bar = progress_bar(
+            total=total, desc=self.method.name, unit="unit", disable=not self.progress
+        )
         try:
             for subset, chosen in plan:
                 store = self._store_for(subset)
@@ -454,9 +456,8 @@ class Runner:
                 )
             if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
                 raise MethodError(f"{self.method.name} returned non-finite head rows")
-            return scorer.probabilities(target.coarse_index, scorer.new_logits(w, b, target.coarse_index)), dict(
-                out.info
-            )
+            new = scorer.new_logits(w, b, target.coarse_index)
+            return scorer.probabilities(target.coarse_index, new), dict(out.info)
         if isinstance(out, VideoProbabilities):
             p = out.probs.detach().float().cpu()
             n = len(ctx.subset.val)
