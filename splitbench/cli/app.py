@@ -224,17 +224,21 @@ def list_(
     from splitbench.errors import ConfigError
 
     if what == "methods":
-        from splitbench.protocol import load_methods
+        from splitbench.protocol import build_config, load_methods
 
         reg = load_methods()
         rows = []
         for name in reg.names():
             try:
                 cls = reg.get(name)
+                shots: object = cls.meta.shots
+                if shots is None:  # the config decides: show the default config's count
+                    n = cls(build_config(cls.config_class, {})).shots
+                    shots = f"{'all' if n is None else n} (configurable)"
                 rows.append(
                     [
                         name,
-                        cls.meta.shots if cls.meta.shots is not None else "config",
+                        shots,
                         cls.meta.kind,
                         cls.needs.describe(),
                         reg.origin(name),
@@ -243,6 +247,7 @@ def list_(
                 )
             except SplitbenchError as exc:
                 rows.append([name, "?", "?", "?", reg.origin(name), f"BROKEN: {exc}"])
+        rows = [[str(c).replace("|", "\\|") for c in row] for row in rows]  # markdown cells
         print(
             tabulate(
                 rows,

@@ -17,12 +17,12 @@ import dataclasses
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from splitbench.atomic import make_temp_dir
 from splitbench.benchmarks import taxonomy as tx
 from splitbench.benchmarks.model import Benchmark, Subset
 from splitbench.benchmarks.synthetic import (
@@ -125,7 +125,7 @@ def _generate_synthetic(config: SyntheticConfig, root: Path) -> None:
         means[world.train_class], config.train_views, config.video_noise, config.view_noise, rng
     )
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-"))
+    tmp = make_temp_dir(root.parent, prefix=f".{root.name}-")
     try:
         for name, subset in bench.subsets.items():
             writer = StoreWriter(tmp / name, _synthetic_meta(world, bench, subset))
