@@ -20,7 +20,7 @@ SETUP_NOTE := one-time set-up of $(VENV): $(TORCH_SPEC) \
   then splitbench and its other dependencies (about 1.3 GB). This takes a few minutes; later \
   calls skip it.
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean readme-check
 
 $(STAMP): pyproject.toml methods/pyproject.toml baselines/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
@@ -41,6 +41,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# every runnable README command, with the official files ($$SPLITBENCH_ANNOTATIONS) when set
+readme-check: $(STAMP)
+	$(BIN)/python tools/readme_walkthrough.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

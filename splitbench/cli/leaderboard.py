@@ -116,9 +116,12 @@ def show(
         text = render(tables, fmt)
     _emit(text, output)
     if plot is not None:
+        from splitbench.results.frame import cell_labels
         from splitbench.results.plots import scatter_generality_locality
 
-        err(f"wrote {scatter_generality_locality(cells, plot, ci=intervals)}")
+        # method@hash when a method has several configs: never two results under one label
+        labels = cell_labels(units) if not units.empty else {}
+        err(f"wrote {scatter_generality_locality(cells, plot, ci=intervals, labels=labels)}")
 
 
 @leaderboard_app.command("breakdown")
