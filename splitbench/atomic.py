@@ -33,14 +33,31 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
+        tmp.chmod(plain_mode())
         yield tmp
+        # again: some writers (safetensors) replace the file and its 0600 mode with it
+        tmp.chmod(plain_mode())
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def plain_mode(*, directory: bool = False) -> int:
+    """The mode a plainly created file (``0666``) or folder (``0777``) gets under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """``mkdtemp`` in ``parent`` with a plain folder's mode instead of ``0700``.
+
+    For folders built in place and renamed into their final name when complete.
+    """
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    tmp.chmod(plain_mode(directory=True))
+    return tmp
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -193,6 +193,8 @@ class Registry(Generic[T]):
             msg = f"unknown {self.kind} {name!r}"
             if close:
                 msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+            else:
+                msg += "."
             msg += f" Available: {', '.join(names) if names else '(none)'}."
             if self.hint:
                 msg += f" {self.hint}"

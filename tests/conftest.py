@@ -1,18 +1,43 @@
-"""Shared fixtures: an isolated cache, the official annotations (skip when absent), and the
-synthetic benchmark with its stores."""
+"""Shared fixtures: a hermetic environment, the official annotations (skip when absent), and
+the synthetic benchmark with its stores.
+
+Hermetic: the suite passes whatever the user's shell holds. ``$SPLITBENCH_ANNOTATIONS`` is
+read once (to find the official files for the tests that ask for them) and then removed, so
+no test or CLI subprocess inherits it; ``$SPLITBENCH_CACHE`` is replaced by a per-session
+folder; the caches and config folders of the libraries below (Hugging Face, torch,
+matplotlib, XDG) point into a temporary folder, so an unwritable ``$HOME`` changes nothing.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 OFFICIAL_CANDIDATES = (
-    os.environ.get("SPLITBENCH_ANNOTATIONS", ""),
+    os.environ.pop("SPLITBENCH_ANNOTATIONS", ""),
     str(Path(__file__).resolve().parents[2] / "shared" / "category-splitting" / "Datasets"),
     str(Path(__file__).resolve().parents[1] / "shared" / "category-splitting" / "Datasets"),
 )
+
+# Set at import, before any test module imports matplotlib, torch or huggingface_hub.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="splitbench-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+for _var, _sub in (
+    ("HF_HOME", "hf"),
+    ("TORCH_HOME", "torch"),
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("XDG_CACHE_HOME", "xdg-cache"),
+    ("XDG_CONFIG_HOME", "xdg-config"),
+):
+    os.environ[_var] = str(_SCRATCH / _sub)
+os.environ.pop("SPLITBENCH_CACHE", None)  # until the session fixture sets its own
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,8 +47,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ["SPLITBENCH_CACHE"] = os.environ["SPLITBENCH_TEST_CACHE"]
     else:
         os.environ["SPLITBENCH_CACHE"] = str(tmp_path_factory.mktemp("splitbench-cache"))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -153,8 +153,11 @@ def run(
     from splitbench.errors import ConfigError
     from splitbench.evaluation import MethodSpec, evaluate
     from splitbench.evaluation.facade import resolve_methods
+    from splitbench.progress import silence
     from splitbench.protocol import load_methods
 
+    if quiet:
+        silence()
     if overwrite_strategy not in ("only-missing", "always"):
         raise ConfigError(
             f"--overwrite-strategy {overwrite_strategy!r}: expected only-missing or always"
@@ -255,17 +258,21 @@ def list_(
     from splitbench.errors import ConfigError
 
     if what == "methods":
-        from splitbench.protocol import load_methods
+        from splitbench.protocol import build_config, load_methods
 
         reg = load_methods()
         rows = []
         for name in reg.names():
             try:
                 cls = reg.get(name)
+                shots: object = cls.meta.shots
+                if shots is None:  # the config decides: show the default config's count
+                    n = cls(build_config(cls.config_class, {})).shots
+                    shots = f"{'all' if n is None else n} (configurable)"
                 rows.append(
                     [
                         name,
-                        cls.meta.shots if cls.meta.shots is not None else "config",
+                        shots,
                         cls.meta.kind,
                         cls.needs.describe(),
                         reg.origin(name),
@@ -274,6 +281,7 @@ def list_(
                 )
             except SplitbenchError as exc:
                 rows.append([name, "?", "?", "?", reg.origin(name), f"BROKEN: {exc}"])
+        rows = [[str(c).replace("|", "\\|") for c in row] for row in rows]  # markdown cells
         print(
             tabulate(
                 rows,
@@ -391,27 +399,52 @@ app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(hub_app, name="hub")
 
 
+INTERRUPTED = "interrupted: finished units are saved; rerun the same command to resume"
+
+
+def _click_types(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from every click the installed Typer may use: its own copy and/or click.
+
+    Typer >= 0.2x vendors click as ``typer._click``; older ones use the click package. An
+    exception is one of them, so checking only one misses usage errors on the other.
+    """
+    found: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        cls = getattr(mod, name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
 def main() -> None:
-    """Console entry point: one-line errors for bad input, no tracebacks."""
+    """Console entry point: one-line errors for bad input, no tracebacks.
+
+    Usage mistakes print click's usage line and one ``Error:`` line (exit 2); bare
+    ``splitbench`` prints the help; bad input prints ``error: ...`` (exit 2); Ctrl-C says
+    what was kept (exit 130).
+    """
+    click_error = _click_types("ClickException")
+    no_args_help = _click_types("NoArgsIsHelpError")
+    interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt, typer.Abort)
+    interrupts += _click_types("Abort")
     try:
         code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
     except SplitbenchError as exc:
         err(f"error: {exc}")
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err("aborted")
+    except interrupts:  # older Typer turns Ctrl-C into Abort
+        err(INTERRUPTED)
         sys.exit(130)
-    except KeyboardInterrupt:
-        err("interrupted: finished units are saved; rerun the same command to resume")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except click_error as exc:
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(0 if isinstance(exc, no_args_help) else exc.exit_code)  # type: ignore[attr-defined]
+    if code == 130:  # Typer >= 0.2x turns Ctrl-C into Exit(130), returned in this mode
+        err(INTERRUPTED)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -238,6 +238,10 @@ def extract(
     from splitbench.errors import ConfigError
     from splitbench.features.extract import ExtractConfig, extract_subset
     from splitbench.models.base_model import ModelOverrides, load_base_model
+    from splitbench.progress import silence
+
+    if quiet:
+        silence()
     from splitbench.models.checkpoint import FULL_UNPICKLE_NOTE
     from splitbench.protocol.shots import parse_shots
     from splitbench.video.views import EvalViews, TrainViews, ViewProtocol

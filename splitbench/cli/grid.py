@@ -96,6 +96,10 @@ def grid(
 
     from splitbench.errors import ConfigError
     from splitbench.grids import PRESETS, get_preset, plan_grid, run_grid
+    from splitbench.progress import silence
+
+    if quiet:
+        silence()
 
     if list_presets or preset is None:
         rows = [

@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from splitbench.cli.common import err, parse_ints
 from splitbench.errors import ConfigError
+from splitbench.results.selection import BENCHMARK_HELP
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +46,10 @@ Output = Annotated[
 Plot = Annotated[
     Path | None, typer.Option("--plot", help="Write a PNG figure here.", rich_help_panel="Output")
 ]
+BenchmarkChoice = Annotated[
+    str | None,
+    typer.Option("--benchmark", "-b", help=BENCHMARK_HELP, rich_help_panel="Data"),
+]
 Replicates = Annotated[
     int, typer.Option("--replicates", help="Bootstrap resamples.", rich_help_panel="Statistics")
 ]
@@ -76,8 +81,12 @@ def show(
     fmt: Format = "md",
     plot: Plot = None,
     replicates: Replicates = 1000,
+    benchmark: BenchmarkChoice = None,
 ) -> None:
-    """Print the leaderboard of every result under RESULTS."""
+    """Print the leaderboard of every result under RESULTS (one table per benchmark subset).
+
+    --plot draws one benchmark: pass --benchmark when RESULTS holds several.
+    """
     _check_format(fmt)
     from splitbench.results.aggregate import aggregate
     from splitbench.results.bootstrap import video_ci
@@ -85,11 +94,16 @@ def show(
     from splitbench.results.io import read_results_folder
     from splitbench.results.render import render_leaderboard
     from splitbench.results.report import cells_table, ci_table
+    from splitbench.results.selection import filter_benchmark, one_benchmark
     from splitbench.results.tables import render
 
     paths, loaded = read_results_folder(results)
-    cells = aggregate(loaded)
     units = frame_of(paths, loaded)
+    pick = one_benchmark if plot is not None else filter_benchmark
+    units = pick(units, benchmark, results)
+    chosen = set(units["path"].astype(str)) if not units.empty else set()
+    loaded = [r for p, r in zip(paths, loaded, strict=True) if str(p) in chosen]
+    cells = aggregate(loaded)
     intervals = video_ci(units, replicates=replicates) if (ci or plot) else None
     if fmt == "md":
         text = render_leaderboard(cells, per_target=per_target)
@@ -102,9 +116,12 @@ def show(
         text = render(tables, fmt)
     _emit(text, output)
     if plot is not None:
+        from splitbench.results.frame import cell_labels
         from splitbench.results.plots import scatter_generality_locality
 
-        err(f"wrote {scatter_generality_locality(cells, plot, ci=intervals)}")
+        # method@hash when a method has several configs: never two results under one label
+        labels = cell_labels(units) if not units.empty else {}
+        err(f"wrote {scatter_generality_locality(cells, plot, ci=intervals, labels=labels)}")
 
 
 @leaderboard_app.command("breakdown")
@@ -124,6 +141,7 @@ def breakdown(
     metric: Annotated[
         str, typer.Option("--metric", help="Metric the --plot bars show.")
     ] = "generality",
+    benchmark: BenchmarkChoice = None,
 ) -> None:
     """Break results down by split type (Fig. 5b), by k (Fig. 5a) or per subcategory."""
     _check_format(fmt)
@@ -141,7 +159,9 @@ def breakdown(
         raise ConfigError(f"--by {by!r}: expected split-type, k or subcategory")
     if metric not in METRICS:
         raise ConfigError(f"--metric {metric!r}: expected one of {', '.join(METRICS)}")
-    units = load(results)
+    from splitbench.results.selection import one_benchmark
+
+    units = one_benchmark(load(results), benchmark, results)
     if units.empty:
         raise ConfigError(f"{results}: no unit results")
     labels = cell_labels(units)
@@ -189,6 +209,7 @@ def compare(
     subset: Annotated[
         str | None, typer.Option("--subset", "-s", help="Only this subset (default: all).")
     ] = None,
+    benchmark: BenchmarkChoice = None,
     metrics: Annotated[
         str, typer.Option("--metrics", help="Comma-separated metrics to compare.")
     ] = "generality,locality,mean,changed",
@@ -216,13 +237,14 @@ def compare(
     from splitbench.results.compare import compare as do_compare
     from splitbench.results.compare import select
     from splitbench.results.report import comparison_tables
+    from splitbench.results.selection import one_benchmark
     from splitbench.results.tables import render
 
     if not 0 < level < 1:
         raise ConfigError(f"--level {level}: expected a coverage between 0 and 1")
     sides = []
     for name, run, method in (("A", run_a, method_a), ("B", run_b, method_b)):
-        df = load(run)
+        df = one_benchmark(load(run), benchmark, run)
         if subset is not None and not df.empty:
             df = df[df["subset"].str.lower() == subset.lower()]
         sides.append(select(df, run, name, method))
@@ -277,9 +299,12 @@ def build(
     import difflib
 
     from splitbench.boards import build_board, write_changed
+    from splitbench.progress import silence
     from splitbench.protocol import load_methods
     from splitbench.results.board import replace_region
 
+    if quiet:
+        silence()
     seed_list = list(dict.fromkeys(parse_ints(seeds, "--seeds")))
     built = build_board(
         load_methods(), results, seed_list, replicates=replicates, quiet=quiet, log=err

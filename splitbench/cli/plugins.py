@@ -6,11 +6,10 @@ import importlib.util
 import inspect
 import json
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from splitbench.errors import ConfigError
 from splitbench.protocol.api import Method

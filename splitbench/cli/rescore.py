@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from splitbench.cli.common import err
+from splitbench.results.selection import BENCHMARK_HELP
 
 
 def rescore(
@@ -15,6 +16,7 @@ def rescore(
         Path, typer.Argument(help="A folder of unit results with --log-samples logs.")
     ],
     per_target: Annotated[bool, typer.Option("--per-target", help="Per-target tables.")] = False,
+    benchmark: Annotated[str | None, typer.Option("--benchmark", "-b", help=BENCHMARK_HELP)] = None,
 ) -> None:
     """Recompute counts and metrics from the per-video logs, without rerunning anything.
 
@@ -32,7 +34,21 @@ def rescore(
             f"{results}: no per-video logs (seed<S>.samples.parquet) found; rerun with "
             "'splitbench run --log-samples'"
         )
-    print(render_leaderboard(aggregate(report.results), per_target=per_target))
+    shown = report.results
+    if benchmark is not None:  # the check covers every unit; the tables only this benchmark
+        import pandas as pd
+
+        from splitbench.results.selection import filter_benchmark
+
+        ids = pd.DataFrame(
+            {
+                "benchmark": [r.unit.benchmark for r in shown],
+                "benchmark_revision": [r.unit.benchmark_revision for r in shown],
+            }
+        )
+        keep = filter_benchmark(ids, benchmark, results).index
+        shown = [shown[i] for i in keep]
+    print(render_leaderboard(aggregate(shown), per_target=per_target))
     skipped = (
         f"; {len(report.without_samples)} units have no log and were not rescored"
         if report.without_samples

@@ -627,7 +627,7 @@ def run_record(
     from splitbench.results.provenance import library_versions
 
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "device": str(device),
         "compute_dtype": str(dtype).removeprefix("torch."),
         "workers": cfg.workers,

@@ -21,13 +21,13 @@ import dataclasses
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from splitbench.atomic import make_temp_dir
 from splitbench.benchmarks import taxonomy as tx
 from splitbench.benchmarks.calibration import REFERENCE_SOURCE
 from splitbench.benchmarks.model import Benchmark, Subset
@@ -189,7 +189,7 @@ def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | No
     train = layer_norm(pre, config.ln_gain).astype(np.float16)
     bar.features(n_train)
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}-"))
+    tmp = make_temp_dir(root.parent, prefix=f".{root.name}-")
     try:
         for name, subset in bench.subsets.items():
             writer = StoreWriter(tmp / name, _meta(bench, subset, config))

@@ -20,7 +20,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
 from splitbench.hub import cards
@@ -243,7 +243,7 @@ def _materialise(
     if not head_path.is_file():
         raise DataError(f"{head_path}: base head file is missing")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    tmp = make_temp_dir(target.parent, prefix=f".{target.name}-")
     try:
         writer = StoreWriter(tmp, meta)
         head = load_file(str(head_path))

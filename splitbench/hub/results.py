@@ -92,7 +92,7 @@ def run_id_of(results: Sequence[UnitResult]) -> str:
     """
     newest = max(dt.datetime.fromisoformat(r.environment.date) for r in results)
     if newest.tzinfo is not None:
-        newest = newest.astimezone(dt.timezone.utc)
+        newest = newest.astimezone(dt.UTC)
     return newest.strftime("%Y_%m_%dT%H_%M_%S")
 
 

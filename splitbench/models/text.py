@@ -93,6 +93,9 @@ def _sentence_model(path: str, device: str) -> object:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    from splitbench.progress import no_loading_bars
+
+    no_loading_bars()  # transformers is imported now; its bar would cut into ours
     return SentenceTransformer(path, device=device)
 
 

@@ -275,15 +275,15 @@ def _coerce(raw: Any, tp: Any, where: str) -> Any:
         is_none = raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null"))
         if is_none and type(None) in args:
             return None
-        errors = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return _coerce(raw, a, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: cannot use {raw!r}")
+            except ConfigError:
+                pass
+        expected = " or ".join(_describe(a) for a in args if a is not type(None))
+        raise ConfigError(f"{where}: expected {expected}, got {raw!r}")
     if origin is Literal:
         for a in args:
             if raw == a or (isinstance(raw, str) and str(a) == raw):
@@ -314,3 +314,10 @@ def _coerce(raw: Any, tp: Any, where: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected {tp.__name__}, got {raw!r}") from None
     return raw
+
+
+def _describe(tp: Any) -> str:
+    """How an error names a type: ``int``, ``'all'``, ``'a' or 'b'``."""
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(map(repr, typing.get_args(tp)))
+    return getattr(tp, "__name__", str(tp))

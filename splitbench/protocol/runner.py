@@ -173,7 +173,7 @@ class Runner:
             ConfigError: for seeds or targets that select nothing, or unmet needs.
             DataError: when a store does not fit its subset.
         """
-        from tqdm.auto import tqdm
+        from splitbench.progress import bar as progress_bar
 
         start = time.perf_counter()
         seeds = self.effective_seeds(seeds)
@@ -193,7 +193,9 @@ class Runner:
         torch.use_deterministic_algorithms(True, warn_only=True)
         env = environment(self.device, deterministic=True)
         total = sum(len(p.targets) for p in plans) * len(seeds)
-        bar = tqdm(total=total, desc=f"{self.method.name}", unit="unit", disable=not self.progress)
+        bar = progress_bar(
+            total=total, desc=self.method.name, unit="unit", disable=not self.progress
+        )
         progress = _Progress(report, bar, self.on_unit)
         try:
             for plan in plans:

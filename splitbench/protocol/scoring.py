@@ -19,6 +19,7 @@ class dominates so much that float32 underflows are recomputed exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from splitbench.core.counts import Counts
 
 PROTOCOL_ID = "splitbench.protocol/1"
 _TINY = 1e-30  # below this a float32 masked normaliser has lost its precision
+_MAX_LEAD = 80.0  # a new logit this far above every old one would overflow exp in float32
 _MULTI_CACHE = 4  # masked sums kept for multi-class masks (sessions make many)
 
 Masked = int | Sequence[int]
@@ -58,35 +60,70 @@ class SubsetScorer:
         self.features = features
         self.num_classes = int(weight.shape[0])
         self._w, self._b = weight, bias
-        n, v, d = features.shape
+        self._chunk = chunk
+        n, v, _ = features.shape
         self._a = torch.empty((v, n, self.num_classes), dtype=torch.float32)
         self._m = torch.empty((v, n), dtype=torch.float32)
         for i in range(0, n, chunk):
-            x = features[i : i + chunk]
-            logits = torch.addmm(bias, x.reshape(-1, d), weight.T).reshape(len(x), v, -1)
-            logits = logits.transpose(0, 1)  # (V, n, C)
+            logits = self._chunk_logits(i).transpose(0, 1)  # (V, n, C)
             m = logits.amax(-1)
             self._m[:, i : i + chunk] = m
             self._a[:, i : i + chunk] = torch.exp(logits - m.unsqueeze(-1))
         self._rest: dict[tuple[int, ...], torch.Tensor] = {}
         self._original: dict[tuple[int, ...], torch.Tensor] = {}
+        self._exact: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def new_logits(self, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def _chunk_logits(self, start: int) -> torch.Tensor:
+        """Base logits ``(n, V, C)`` of the videos of the chunk starting at ``start``.
+
+        Always the same call with the same shapes, so every use (the cached ``A``, old-row
+        copies among the new rows, the float64 recomputation) sees bit-identical logits.
+        """
+        x = self.features[start : start + self._chunk]
+        n, v, d = x.shape
+        return torch.addmm(self._b, x.reshape(-1, d), self._w.T).reshape(n, v, -1)
+
+    def _old_logits_at(self, videos: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+        """Base logits ``(len, C)`` of the given (video, view) pairs, chunk by chunk."""
+        out = torch.empty((len(videos), self.num_classes), dtype=torch.float32)
+        chunk_of = videos // self._chunk
+        for ch in torch.unique(chunk_of).tolist():
+            sel = (chunk_of == ch).nonzero(as_tuple=True)[0]
+            logits = self._chunk_logits(ch * self._chunk)
+            out[sel] = logits[videos[sel] - ch * self._chunk, views[sel]]
+        return out
+
+    def new_logits(
+        self, weight: torch.Tensor, bias: torch.Tensor, coarse: int | None = None
+    ) -> torch.Tensor:
         """Logits of new rows for every val view: ``(N, V, k)``.
 
         Identical rows get bit-identical logits, so their ties go to the lowest index as
         documented. (A BLAS kernel may round output columns differently by position, e.g.
         the fifth of five copies of the coarse row, which would break such ties by noise
-        that differs between CPUs.)
+        that differs between CPUs.) For the same reason a new row equal to an old head row
+        takes that class's base logits, so the old class wins the tie. Pass ``coarse`` to
+        skip that for copies of the coarse row, whose column is masked anyway.
         """
         n, v, d = self.features.shape
         rows = torch.cat([weight, bias.unsqueeze(1)], dim=1)
         unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
-        if len(unique) == len(rows):
-            return torch.addmm(bias, self.features.reshape(-1, d), weight.T).reshape(n, v, -1)
         x = self.features.reshape(-1, d)
-        logits = torch.addmm(unique[:, d], x, unique[:, :d].T)
-        return logits[:, inverse].reshape(n, v, -1)
+        if len(unique) == len(rows):
+            logits = torch.addmm(bias, x, weight.T).reshape(n, v, -1)
+        else:
+            logits = torch.addmm(unique[:, d], x, unique[:, :d].T)[:, inverse].reshape(n, v, -1)
+        old_rows = torch.cat([self._w, self._b.unsqueeze(1)], dim=1)
+        same = (rows.unsqueeze(1) == old_rows.unsqueeze(0)).all(-1)  # (k, C)
+        if coarse is not None:
+            same[:, coarse] = False
+        copies = same.any(1).nonzero(as_tuple=True)[0]
+        if len(copies):
+            cls = same[copies].int().argmax(1)
+            for i in range(0, n, self._chunk):
+                base = self._chunk_logits(i)
+                logits[i : i + len(base), :, copies] = base[..., cls]
+        return logits
 
     def probabilities(
         self,
@@ -113,30 +150,30 @@ class SubsetScorer:
             rest = self._rest[masked][:, rows] if masked in self._rest else _rest(a, masked)
         b: torch.Tensor | None = None
         nl: torch.Tensor | None = None
-        if new_logits is None or new_logits.shape[-1] == 0:
-            scale = torch.ones_like(rest)
-            z = rest
-        else:
-            nl = new_logits.transpose(0, 1)  # (V, N, k)
-            big = torch.maximum(m, nl.amax(-1))
-            scale = torch.exp((m - big).double())
-            b = torch.exp(nl - big.unsqueeze(-1))
-            z = scale * rest + b.sum(-1, dtype=torch.float64)
         bad = rest < _TINY  # old classes underflowed relative to the coarse logit
+        z = rest
+        if new_logits is not None and new_logits.shape[-1] > 0:
+            nl = new_logits.transpose(0, 1)  # (V, N, k)
+            # The new rows are exponentiated against the same reference as the old classes
+            # (the view's max old logit m) and share one weight per view, so a new row whose
+            # logit equals an old class's gets the same probability bit for bit and the tie
+            # goes to the lower (old) index. Views where a new logit leads m by so much that
+            # float32 would overflow go to the exact float64 path with the underflowed ones.
+            bad = bad | ((nl.amax(-1) - m) > _MAX_LEAD)
+            b = torch.exp(torch.minimum(nl - m.unsqueeze(-1), torch.tensor(_MAX_LEAD)))
+            z = rest + b.sum(-1, dtype=torch.float64)
         if bad.any():
-            z = torch.where(bad, torch.ones_like(z), z)
-            scale = torch.where(bad, torch.zeros_like(scale), scale)
-        w_old = (scale / z / views).float()
-        p_old = a[0] * w_old[0].unsqueeze(-1)
+            z = torch.where(bad, torch.full_like(z, torch.inf), z)
+        w = (1.0 / z / views).float().unsqueeze(-1)  # 0 on the views recomputed exactly
+        p_old = a[0] * w[0]
         for v in range(1, views):
-            p_old.addcmul_(a[v], w_old[v].unsqueeze(-1))
+            p_old.addcmul_(a[v], w[v])
         if b is not None:
-            w_new = torch.where(bad, torch.zeros_like(z), 1.0 / z / views).float().unsqueeze(-1)
             # view by view, like p_old: a reduction kernel may sum a column in another order
-            # than its neighbours, which would split exact ties between identical new rows
-            p_new = b[0] * w_new[0]
+            # than its neighbours, which would split exact ties between identical rows
+            p_new = b[0] * w[0]
             for v in range(1, views):
-                p_new.addcmul_(b[v], w_new[v])
+                p_new.addcmul_(b[v], w[v])
             p = torch.cat([p_old, p_new], dim=1)
         else:
             p = p_old
@@ -154,9 +191,7 @@ class SubsetScorer:
         """
         if masked not in self._rest:
             if len(masked) > 1:
-                multi = [key for key in self._rest if len(key) > 1]
-                for key in multi[: max(0, len(multi) - _MULTI_CACHE + 1)]:
-                    del self._rest[key]
+                _evict(self._rest)
             self._rest[masked] = _rest(self._a, masked)
         return self._rest[masked]
 
@@ -170,29 +205,52 @@ class SubsetScorer:
         rows: np.ndarray | None = None,
     ) -> None:
         vi, ni = bad.nonzero(as_tuple=True)
-        src = ni if rows is None else torch.as_tensor(rows, dtype=torch.long)[ni]
-        x = self.features[src, vi].double()
-        logits = x @ self._w.double().T + self._b.double()
+        # Old logits exactly as the fast path and the new rows have them (float32), then the
+        # softmax in float64: equal logits stay equal, so ties still go to the lowest index.
+        if rows is None:
+            logits = self._exact_old_logits(masked, vi, ni).double()
+        else:
+            src = torch.as_tensor(rows, dtype=torch.long)[ni]
+            logits = self._old_logits_at(src, vi).double()
         if nl is not None:
             logits = torch.cat([logits, nl[vi, ni].double()], dim=1)
         logits[:, list(masked)] = -torch.inf
         probs = torch.softmax(logits, dim=1) / views
         p.index_add_(0, ni, probs.float())
 
+    def _exact_old_logits(
+        self, masked: tuple[int, ...], vi: torch.Tensor, ni: torch.Tensor
+    ) -> torch.Tensor:
+        """Base logits of the views recomputed exactly; the underflowed ones cached per mask."""
+        if masked not in self._exact:
+            if len(masked) > 1:
+                _evict(self._exact)
+            uvi, uni = (self._masked_sum(masked) < _TINY).nonzero(as_tuple=True)
+            self._exact[masked] = (uvi, uni, self._old_logits_at(uni, uvi))
+        uvi, uni, cached = self._exact[masked]
+        if torch.equal(vi, uvi) and torch.equal(ni, uni):
+            return cached
+        return self._old_logits_at(ni, vi)
+
     def original_predictions(self, coarse: Masked) -> torch.Tensor:
         """Predictions of the unedited model with c masked (cached per mask)."""
         masked = masked_classes(coarse)
         if masked not in self._original:
             if len(masked) > 1:
-                multi = [key for key in self._original if len(key) > 1]
-                for key in multi[: max(0, len(multi) - _MULTI_CACHE + 1)]:
-                    del self._original[key]
+                _evict(self._original)
             self._original[masked] = self.probabilities(masked).argmax(1)
         return self._original[masked]
 
     def predictions(self, coarse: Masked, new_logits: torch.Tensor) -> torch.Tensor:
         """Argmax predictions over Y' (old indices, then C + j for new row j)."""
         return self.probabilities(coarse, new_logits).argmax(1)
+
+
+def _evict(cache: dict[tuple[int, ...], Any]) -> None:
+    """Drop the oldest multi-class entries so that at most ``_MULTI_CACHE - 1`` remain."""
+    multi = [key for key in cache if len(key) > 1]
+    for key in multi[: max(0, len(multi) - _MULTI_CACHE + 1)]:
+        del cache[key]
 
 
 def _rest(a: torch.Tensor, masked: tuple[int, ...]) -> torch.Tensor:

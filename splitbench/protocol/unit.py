@@ -85,7 +85,8 @@ def probabilities(
             )
         if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
             raise MethodError(f"{method.name} returned non-finite head rows")
-        return scorer.probabilities(target.coarse_index, scorer.new_logits(w, b)), dict(out.info)
+        new = scorer.new_logits(w, b, target.coarse_index)
+        return scorer.probabilities(target.coarse_index, new), dict(out.info)
     if isinstance(out, VideoProbabilities):
         p = out.probs.detach().float().cpu()
         n = len(ctx.subset.val)

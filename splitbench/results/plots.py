@@ -20,6 +20,19 @@ from splitbench.results.aggregate import Cell
 from splitbench.results.breakdown import order_split_types
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+# tab10 without its grey (C7), then tab20's lighter tints (without their grey): a method's
+# colour never matches the black subset markers of the legend or another method.
+_TAB10 = [f"C{i}" for i in range(10) if i != 7]
+_TAB20_LIGHT = [
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
+    "#9edae5",
+]  # fmt: skip
+
+
+def method_colors(names: Sequence[str]) -> dict[str, str]:
+    """One distinct colour per method label (18 before any repeats)."""
+    palette = _TAB10 + _TAB20_LIGHT
+    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
 
 
 def _figure(width: float, height: float) -> Any:
@@ -34,7 +47,7 @@ def _figure(width: float, height: float) -> Any:
 def _save(fig: Any, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", metadata={"Software": None})
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
     return path
 
 
@@ -55,11 +68,11 @@ def scatter_generality_locality(
         labels: Display label per (method, config hash).
     """
     cells = [c for c in cells if c.complete and c.generality is not None]
-    fig = _figure(7.0, 5.0)
+    fig = _figure(8.5, 5.0)
     ax = fig.add_subplot(1, 1, 1)
     names = sorted({(labels or {}).get((c.method, c.config_hash), c.method) for c in cells})
     subsets = sorted({str(c.key["subset"]) for c in cells})
-    colors = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    colors = method_colors(names)
     ci_rows = {}
     if ci is not None and not ci.empty:
         for r in ci.itertuples(index=False):
@@ -87,22 +100,18 @@ def scatter_generality_locality(
             capsize=3,
             markersize=7,
         )
-        ax.annotate(
-            f"{name} ({subset})",
-            (g, loc),
-            xytext=(5, 5),
-            textcoords="offset points",
-            fontsize=8,
-        )
     from matplotlib.lines import Line2D
 
+    # A legend keyed by colour (method) and marker (subset) instead of a text label per point:
+    # labels of close methods overprinted each other. It sits right of the axes, on no data.
     handles = [
         Line2D([], [], color=colors[n], marker="o", linestyle="", label=n) for n in names
     ] + [
         Line2D(
             [],
             [],
-            color="grey",
+            color="black",
+            markerfacecolor="white",
             marker=_MARKERS[i % len(_MARKERS)],
             linestyle="",
             label=f"subset {s}",
@@ -110,7 +119,7 @@ def scatter_generality_locality(
         for i, s in enumerate(subsets)
     ]
     if handles:
-        ax.legend(handles=handles, fontsize=8, loc="best")
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     sim = any(c.simulation for c in cells)
     benches = ", ".join(sorted({str(c.key["benchmark"]) for c in cells}))
     bars = "95% bootstrap CI over videos" if ci_rows else "± std over seeds"
@@ -143,9 +152,11 @@ def bars_by_group(
         labels_order: Method labels in legend order.
     """
     panels = list(df.groupby(["benchmark", "subset"], sort=True)) if not df.empty else []
-    fig = _figure(max(6.0, 1.6 * _max_groups(df, by) + 2), 3.6 * max(1, len(panels)))
+    fig = _figure(max(6.0, 1.6 * _max_groups(df, by) + 2) + 2.2, 3.6 * max(1, len(panels)))
     names = list(labels_order or sorted(df["label"].unique()) if not df.empty else [])
-    names = [n for n in names if not df.empty and n in set(df["label"])]
+    drawn = df[df[metric].notna()] if not df.empty else df
+    names = [n for n in names if not drawn.empty and n in set(drawn["label"])]
+    colors = method_colors(names)
     width = 0.8 / max(1, len(names))
     for i, ((bench, subset), part) in enumerate(panels):
         ax = fig.add_subplot(len(panels), 1, i + 1)
@@ -158,10 +169,10 @@ def bars_by_group(
             xs, hs = [], []
             for gi, grp in enumerate(groups):
                 hit = part[(part["label"] == name) & (part[by].astype(str) == grp)]
-                if len(hit):
+                if len(hit) and pd.notna(hit[metric].iloc[0]):
                     xs.append(gi + (j - (len(names) - 1) / 2) * width)
                     hs.append(100 * float(hit[metric].iloc[0]))
-            ax.bar(xs, hs, width=width, color=f"C{j % 10}", label=name)
+            ax.bar(xs, hs, width=width, color=colors[name], label=name)
         n_targets = [
             int(part.loc[part[by].astype(str) == grp, "n_targets"].max()) for grp in groups
         ]
@@ -175,7 +186,16 @@ def bars_by_group(
         ax.set_ylabel(f"{metric.capitalize()} (%)")
         ax.set_ylim(0, 100)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+    if names:  # one legend for all panels, right of them (it covered bars inside a panel)
+        from matplotlib.patches import Patch
+
+        fig.legend(
+            handles=[Patch(color=colors[n], label=n) for n in names],
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            bbox_transform=fig.axes[0].transAxes if fig.axes else None,
+        )
     fig.tight_layout()
     return _save(fig, path)
 

@@ -64,5 +64,5 @@ def environment(device: str, deterministic: bool) -> Environment:
         libraries=library_versions(),
         device=device,
         deterministic_algorithms=deterministic,
-        date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
