@@ -145,15 +145,22 @@ def annotations_path(option: Path | None) -> Path | None:
 def load_benchmark(
     name: str, annotations: Path | None = None, subsets: Sequence[str] | None = None
 ) -> Benchmark:
-    """Load a benchmark by catalog name, ``hf://ORG/NAME[@REVISION]`` or hub-format folder.
+    """Load a benchmark by catalog name, ``hf://`` reference, hub folder or layout folder.
+
+    A layout folder is one in the official layout (``group_scheme.json``, ``A/``, ``B/``),
+    such as one ``splitbench build-benchmark`` wrote; see
+    :mod:`splitbench.benchmarks.build.folder`.
 
     Raises:
         UnknownNameError: for an unknown name (with suggestions).
         ConfigError: when annotations are needed but not given.
         DataError: when the annotation files are broken.
     """
+    from splitbench.benchmarks.build.folder import is_layout_folder, load_layout_folder
     from splitbench.hub.source import parse_hub_ref
 
+    if name not in BENCHMARKS and is_layout_folder(Path(name)):
+        return load_layout_folder(Path(name), list(subsets) if subsets else None)
     if parse_hub_ref(name) or (name not in BENCHMARKS and ("/" in name or Path(name).is_dir())):
         from splitbench.hub.benchmark import load_hub_benchmark
 
