@@ -357,10 +357,21 @@ def test_builder_refuses_an_official_name_and_a_foreign_folder(tmp_path):
 # -- the whole harness on a built benchmark ------------------------------------------------------
 
 
+def cli(*args: str) -> str:
+    """Run a command in-process (torch and the text encoder load once per session)."""
+    from typer.testing import CliRunner
+
+    from splitbench.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_built_benchmark_runs_through_the_harness(tmp_path):
     paths = write_dataset(tmp_path / "in", partition=False)
     mods = write_modifiers(tmp_path / "in" / "modifiers.csv")
-    out = sb(
+    out = cli(
         "build-benchmark",
         "Toy-Split",
         *(f"--{k}={v}" for k, v in paths.items()),
@@ -369,18 +380,14 @@ def test_built_benchmark_runs_through_the_harness(tmp_path):
         "--output",
         str(tmp_path / "bench"),
     )
-    assert out.returncode == 0, out.stderr
-    assert "partition proposed (seed 0)" in out.stdout
-    assert "read back by the official reader: ok" in out.stdout
+    assert "partition proposed (seed 0)" in out
+    assert "read back by the official reader: ok" in out
     folder = str(tmp_path / "bench" / "Toy-Split")
-    info = sb("info", folder)
-    assert info.returncode == 0, info.stderr
-    assert "Toy-Split" in info.stdout and "splitbench modifier table toy-split" in info.stdout
-    sim = sb(
-        "simulate", "-s", "A", "-b", folder, "--output", str(tmp_path / "feats"), "--dim", "32"
-    )
-    assert sim.returncode == 0, sim.stderr
-    run = sb(
+    info = cli("info", folder)
+    assert "Toy-Split" in info and "splitbench modifier table toy-split" in info
+    feats, res = str(tmp_path / "feats"), str(tmp_path / "res")
+    cli("simulate", "-s", "A", "-b", folder, "--output", feats, "--dim", "32")
+    run = cli(
         "run",
         "-m",
         "modifier_retrieval",
@@ -389,28 +396,18 @@ def test_built_benchmark_runs_through_the_harness(tmp_path):
         "-b",
         folder,
         "--features",
-        str(tmp_path / "feats"),
+        feats,
         "-o",
-        str(tmp_path / "res"),
+        res,
         "-q",
     )
-    assert run.returncode == 0, run.stderr
-    assert "modifier_retrieval" in run.stdout and "3 units computed" in run.stderr
-    board = sb("leaderboard", str(tmp_path / "res"))
-    assert board.returncode == 0 and "modifier_retrieval" in board.stdout
-    hub = sb(
-        "hub",
-        "push-benchmark",
-        folder,
-        "--repo-id",
-        "org/toy-split",
-        "--local-dir",
-        str(tmp_path / "hub"),
-    )
-    assert hub.returncode == 0, hub.stderr
+    assert "modifier_retrieval" in run and "3 units computed" in run and "(simulation)" in run
+    assert "modifier_retrieval" in cli("leaderboard", res)
+    hub = str(tmp_path / "hub")
+    cli("hub", "push-benchmark", folder, "--repo-id", "org/toy-split", "--local-dir", hub)
     card = (tmp_path / "hub" / "README.md").read_text()
     assert "Toy-Split" in card and "org/toy-split" in card
-    back = load_benchmark(str(tmp_path / "hub"))
+    back = load_benchmark(hub)
     built = load_benchmark(folder)
     assert back.name == built.name == "toy-split"
     assert [t.name for t in back.subset("A").targets] == [t.name for t in built.subset("A").targets]
