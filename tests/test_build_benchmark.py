@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -430,3 +431,29 @@ def test_rebuild_of_the_official_benchmarks_matches_every_file(official_root):
     assert "BAD" not in out.stdout and "differs" not in out.stdout
     # The one finding by rule, not by name: FineGym-Split A's identically named target.
     assert "split target '(BB) salto forward tucked' has the same text" in out.stdout
+
+
+@pytest.mark.official
+def test_ssv2_split_label_order_is_ssv2s_sorted_label_list(official_root):
+    # SSv2's own label list is sorted by text. Building from that order (instead of the
+    # recovered one, which the files do not pin down fully) must give both labels.json files
+    # exactly: the label-order rule checked against the dataset's real label order.
+    folder = official_root / "SSv2-Split"
+    inputs = recover_inputs(folder)
+    rank = {t: i for i, t in enumerate(sorted(lab.text for lab in inputs.labels))}
+    old = {lab.index: lab.text for lab in inputs.labels}
+    relabel = lambda vl: replace(vl, labels=tuple(rank[old[i]] for i in vl.labels))  # noqa: E731
+    sorted_inputs = replace(
+        inputs,
+        labels=tuple(replace(lab, index=rank[lab.text]) for lab in inputs.labels),
+        train=relabel(inputs.train),
+        val=relabel(inputs.val),
+    )
+    assert sorted_inputs.partition is not None
+    built = build(clean(sorted_inputs, sorted_inputs.partition))
+    checks = compare(built, folder)
+    assert [c.path for c in checks if c.kind == "labels" and c.matches and c.same_bytes] == [
+        "A/labels.json",
+        "B/labels.json",
+    ]
+    assert all(c.matches for c in checks)

@@ -152,6 +152,8 @@ def _rebuild(root: Path, output: Path | None, check: bool) -> None:
         if check:
             for line in summarise(r.name, r.checks):
                 print(line)
+        for line in r.balance.lines():
+            print(f"balance: {r.name}: {line}")
         for line in r.built.findings:
             print(f"finding: {r.name}: {line}")
     if check:
