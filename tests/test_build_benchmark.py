@@ -404,6 +404,21 @@ def test_built_benchmark_runs_through_the_harness(tmp_path):
     )
     assert "modifier_retrieval" in run and "3 units computed" in run and "(simulation)" in run
     assert "modifier_retrieval" in cli("leaderboard", res)
+    grid = cli(
+        "grid",
+        "--preset",
+        "table2-ssv2-a",
+        "-b",
+        folder,
+        "--features",
+        feats,
+        "--seeds",
+        "0",
+        "-o",
+        str(tmp_path / "grid"),
+        "-q",
+    )
+    assert "modifier_alignment" in grid and "3/3 × 1 seed" in grid
     hub = str(tmp_path / "hub")
     cli("hub", "push-benchmark", folder, "--repo-id", "org/toy-split", "--local-dir", hub)
     card = (tmp_path / "hub" / "README.md").read_text()

@@ -164,6 +164,7 @@ def grid(
     from splitbench.cli.common import resolve_stores
 
     bench = load_benchmark(plan.benchmark, annotations)
+    plan.benchmark = bench.name  # a path or hf:// reference resolves to the benchmark's name
     for s in plan.subsets:
         bench.subset(s)
     stores = resolve_stores(bench.name, features, list(plan.subsets))
