@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 from build_support import GROUPS, PARTITION, fine_labels, write_dataset, write_modifiers
 
-from splitbench.benchmarks.build.check import compare
-from splitbench.benchmarks.build.construct import build
-from splitbench.benchmarks.build.inputs import clean
-from splitbench.benchmarks.build.partition import balance_of, propose_partition
-from splitbench.benchmarks.build.pipeline import build_from_files, videos_per_label
-from splitbench.benchmarks.build.readers import (
+from splitbench.benchmarks.builder.check import compare
+from splitbench.benchmarks.builder.construct import build
+from splitbench.benchmarks.builder.inputs import clean
+from splitbench.benchmarks.builder.partition import balance_of, propose_partition
+from splitbench.benchmarks.builder.pipeline import build_from_files, videos_per_label
+from splitbench.benchmarks.builder.readers import (
     read_exclusions,
     read_gym288_labels,
     read_gym288_videos,
     read_labels,
     read_ssv2_videos,
 )
-from splitbench.benchmarks.build.recover import recover_inputs
+from splitbench.benchmarks.builder.recover import recover_inputs
 from splitbench.benchmarks.catalog import load_benchmark
 from splitbench.errors import DataError
 

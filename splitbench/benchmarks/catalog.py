@@ -149,14 +149,14 @@ def load_benchmark(
 
     A layout folder is one in the official layout (``group_scheme.json``, ``A/``, ``B/``),
     such as one ``splitbench build-benchmark`` wrote; see
-    :mod:`splitbench.benchmarks.build.folder`.
+    :mod:`splitbench.benchmarks.builder.folder`.
 
     Raises:
         UnknownNameError: for an unknown name (with suggestions).
         ConfigError: when annotations are needed but not given.
         DataError: when the annotation files are broken.
     """
-    from splitbench.benchmarks.build.folder import is_layout_folder, load_layout_folder
+    from splitbench.benchmarks.builder.folder import is_layout_folder, load_layout_folder
     from splitbench.hub.source import parse_hub_ref
 
     if name not in BENCHMARKS and is_layout_folder(Path(name)):

@@ -108,7 +108,7 @@ def build_benchmark(
     ]
     if missing:
         raise ConfigError(f"build-benchmark needs {', '.join(missing)} (or --from-official DIR)")
-    from splitbench.benchmarks.build.pipeline import build_from_files
+    from splitbench.benchmarks.builder.pipeline import build_from_files
 
     assert name and labels and train and val and groups
     report = build_from_files(
@@ -142,8 +142,8 @@ def build_benchmark(
 
 
 def _rebuild(root: Path, output: Path | None, check: bool) -> None:
-    from splitbench.benchmarks.build.check import summarise
-    from splitbench.benchmarks.build.pipeline import rebuild_official
+    from splitbench.benchmarks.builder.check import summarise
+    from splitbench.benchmarks.builder.pipeline import rebuild_official
 
     results = rebuild_official(root, output)
     for r in results:
