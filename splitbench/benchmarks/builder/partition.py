@@ -89,6 +89,23 @@ def balance_of(
     return Balance((ta, tb), (sa, sb), (va, vb), imb)
 
 
+def check_partitionable(
+    scheme: Mapping[str, Sequence[str]], min_other: int = 2, source: str = "group scheme"
+) -> list[str]:
+    """The multi-member groups, if there are enough to partition.
+
+    Raises:
+        DataError: when there are too few to keep ``min_other`` in each subset.
+    """
+    groups = [g for g, members in scheme.items() if len(members) > 1]
+    if len(groups) < 2 * max(min_other, 1):
+        raise DataError(
+            f"{source}: {len(groups)} multi-member groups; a partition needs at least "
+            f"{2 * max(min_other, 1)} (each subset keeps {max(min_other, 1)} in the other)"
+        )
+    return groups
+
+
 def propose_partition(
     scheme: Mapping[str, Sequence[str]],
     videos_per_label: Mapping[str, int],
@@ -104,12 +121,7 @@ def propose_partition(
         DataError: when there are too few multi-member groups to keep ``min_other`` in each
             subset.
     """
-    groups = [g for g, members in scheme.items() if len(members) > 1]
-    if len(groups) < 2 * max(min_other, 1):
-        raise DataError(
-            f"{source}: {len(groups)} multi-member groups; a partition needs at least "
-            f"{2 * max(min_other, 1)} (each subset keeps {max(min_other, 1)} in the other)"
-        )
+    groups = check_partitionable(scheme, min_other, source)
     sizes = np.array(
         [[1, len(scheme[g]), sum(videos_per_label.get(m, 0) for m in scheme[g])] for g in groups],
         dtype=np.int64,

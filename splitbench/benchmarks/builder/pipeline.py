@@ -18,7 +18,12 @@ from splitbench.benchmarks.builder.check import FileCheck, compare
 from splitbench.benchmarks.builder.construct import BuiltBenchmark, build
 from splitbench.benchmarks.builder.folder import OFFICIAL, load_layout_folder
 from splitbench.benchmarks.builder.inputs import BuildInputs, CleanInputs, Exclusions, clean
-from splitbench.benchmarks.builder.partition import Balance, balance_of, propose_partition
+from splitbench.benchmarks.builder.partition import (
+    Balance,
+    balance_of,
+    check_partitionable,
+    propose_partition,
+)
 from splitbench.benchmarks.builder.readers import read_exclusions, read_scheme, readers_for
 from splitbench.benchmarks.builder.recover import recover_inputs
 from splitbench.benchmarks.builder.writer import write_built
@@ -99,6 +104,7 @@ def build_from_files(
     proposed = partition is None
     if partition is None:
         # Check the scheme before balancing it; the partition itself is checked in clean().
+        check_partitionable(scheme, source=str(groups))
         probe = clean_without_partition(inputs)
         partition = propose_partition(
             scheme, videos_per_label(probe), seed=seed, source=str(groups)

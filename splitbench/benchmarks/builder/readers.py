@@ -111,6 +111,10 @@ class _Resolver:
             self.by_text.setdefault(lab.text, lab.index)
 
     def __call__(self, value: Any, path: Path, row: int, video: str) -> int:
+        where = f"row {row}: video {video!r} has"
+        return self.resolve(value, path, where)
+
+    def resolve(self, value: Any, path: Path, where: str) -> int:
         if (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, str) and value.isdigit() and value not in self.by_text
         ):
@@ -118,11 +122,11 @@ class _Resolver:
         if isinstance(value, str) and value in self.by_text:
             if value in self.ambiguous:
                 raise DataError(
-                    f"{path}: row {row}: video {video!r} has label {value!r}, a text several "
-                    f"labels share; give its index instead"
+                    f"{path}: {where} label {value!r}, a text several labels share; give its "
+                    f"index instead"
                 )
             return self.by_text[value]
-        raise DataError(f"{path}: row {row}: video {video!r} has unknown label {value!r}")
+        raise DataError(f"{path}: {where} unknown label {value!r}")
 
 
 def read_videos(path: Path, labels: tuple[FineLabel, ...]) -> VideoList:
@@ -203,7 +207,9 @@ def read_exclusions(path: Path, labels: tuple[FineLabel, ...]) -> Exclusions:
         raise DataError(f"{path}: 'videos' must list video ids (strings)")
     return Exclusions(
         source=str(path),
-        labels=tuple(resolve(v, path, n, "(excluded label)") for n, v in enumerate(lab_raw, 1)),
+        labels=tuple(
+            resolve.resolve(v, path, f"labels entry {n}:") for n, v in enumerate(lab_raw, 1)
+        ),
         videos=tuple(vid_raw),
         note=str(raw.get("note", "")),
     )
