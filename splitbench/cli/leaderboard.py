@@ -1,4 +1,4 @@
-"""``splitbench leaderboard show | build | compare | breakdown``.
+"""``splitbench leaderboard show | build | compare | breakdown | sessions``.
 
 ``splitbench leaderboard DIR`` still means ``splitbench leaderboard show DIR``.
 """
@@ -198,10 +198,18 @@ def compare(
     level: Annotated[
         float, typer.Option("--level", help="Interval coverage.", rich_help_panel="Statistics")
     ] = 0.95,
+    across_stores: Annotated[
+        bool,
+        typer.Option(
+            "--across-stores",
+            help="Allow different feature stores (base models); they are noted.",
+        ),
+    ] = False,
 ) -> None:
     """Per-target deltas (B − A) with a bootstrap interval and paired tests across targets.
 
-    Refuses results of different protocols, benchmark versions or data revisions.
+    Refuses results of different protocols, benchmark versions, data revisions or feature
+    stores (unless --across-stores).
     """
     _check_format(fmt)
     from splitbench.results import load
@@ -224,6 +232,7 @@ def compare(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()],
         replicates=replicates,
         level=level,
+        across_stores=across_stores,
     )
     sim = " (simulation)" if cmp.a.units["simulation"].any() else ""
     if fmt == "md":
@@ -330,3 +339,39 @@ def _plots(folder: Path, built: BuiltBoard) -> None:
         bars_by_group(by_k(tm), "k", folder / f"{name}-k.png", labels_order=order),
     ]
     err(f"wrote {', '.join(map(str, written))}")
+
+
+@leaderboard_app.command("sessions")
+def sessions(
+    results: Annotated[Path, typer.Argument(help="A folder with session results.")],
+    output: Output = None,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option("--plot-dir", help="Write one PNG per benchmark subset here."),
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", "-b", help="Only this benchmark.")
+    ] = None,
+) -> None:
+    """Tables (and plots) of the multi-target session track: G, L and retention vs m."""
+    from splitbench.results.sessions import (
+        aggregate_sessions,
+        load_sessions,
+        plot_sessions,
+        render_sessions,
+    )
+
+    loaded = load_sessions(results)
+    if benchmark is not None:
+        loaded = [r for r in loaded if r.session.benchmark == benchmark]
+    if not loaded:
+        raise ConfigError(
+            f"{results}: no session results"
+            + (f" for benchmark {benchmark!r}" if benchmark else "")
+            + " (run 'splitbench run --track sequential' first)"
+        )
+    cells = aggregate_sessions(loaded)
+    _emit(render_sessions(cells), output)
+    if plot_dir is not None:
+        for path in plot_sessions(cells, plot_dir):
+            err(f"wrote {path}")

@@ -4,15 +4,16 @@ Subclass :class:`Method` and return :class:`NewRows` or :class:`VideoProbabiliti
 :meth:`Method.edit`.
 """
 
+from splitbench.core.needs import Needs
 from splitbench.protocol.api import (
     ENTRY_POINT_GROUP,
     METHODS,
     EditOutput,
     Method,
     MethodMeta,
-    Needs,
     NewRows,
     NoConfig,
+    SessionSupport,
     VideoProbabilities,
     build_config,
     load_methods,
@@ -28,6 +29,7 @@ __all__ = [
     "Needs",
     "NewRows",
     "NoConfig",
+    "SessionSupport",
     "SplitTask",
     "SubsetContext",
     "VideoProbabilities",
