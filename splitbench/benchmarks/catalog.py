@@ -156,7 +156,11 @@ def annotations_path(option: Path | None) -> Path | None:
 def load_benchmark(
     name: str, annotations: Path | None = None, subsets: Sequence[str] | None = None
 ) -> Benchmark:
-    """Load a benchmark by catalog name, ``hf://ORG/NAME[@REVISION]`` or hub-format folder.
+    """Load a benchmark by catalog name, ``hf://`` reference, hub folder or layout folder.
+
+    A layout folder is one in the official layout (``group_scheme.json``, ``A/``, ``B/``),
+    such as one ``splitbench build-benchmark`` wrote; see
+    :mod:`splitbench.benchmarks.builder.folder`.
 
     ``synthetic:KNOB=VALUE,...`` loads the synthetic benchmark with other simulation knobs
     (see :class:`~splitbench.benchmarks.synthetic.SyntheticConfig`); they enter its data
@@ -167,6 +171,7 @@ def load_benchmark(
         ConfigError: when annotations are needed but not given.
         DataError: when the annotation files are broken.
     """
+    from splitbench.benchmarks.builder.folder import is_layout_folder, load_layout_folder
     from splitbench.hub.source import parse_hub_ref
 
     base, sep, knobs = name.partition(":")
@@ -177,6 +182,8 @@ def load_benchmark(
         return BENCHMARKS.get(base).loader(None, subsets)
     if name == "synthetic":
         _active_synthetic.clear()
+    if name not in BENCHMARKS and is_layout_folder(Path(name)):
+        return load_layout_folder(Path(name), list(subsets) if subsets else None)
     if parse_hub_ref(name) or (name not in BENCHMARKS and ("/" in name or Path(name).is_dir())):
         from splitbench.hub.benchmark import load_hub_benchmark
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from splitbench.cli import options as opt
+from splitbench.cli.build import build_benchmark as _build_benchmark
 from splitbench.cli.common import err, parse_ints, parse_kv, parse_subsets, resolve_stores
 from splitbench.cli.extract import extract as _extract_command
 from splitbench.cli.grid import grid as _grid
@@ -395,6 +396,7 @@ def simulate(
 app.command("extract")(_extract_command)
 app.command("grid")(_grid)
 app.command("rescore")(rescore)
+app.command("build-benchmark")(_build_benchmark)
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(hub_app, name="hub")
 

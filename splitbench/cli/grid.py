@@ -168,6 +168,7 @@ def grid(
         err(f"{run.label}: {len(done)} computed, {len(skipped)} already done, {len(failed)} failed")
 
     bench = load_benchmark(plan.benchmark, annotations)
+    plan.benchmark = bench.name  # a path or hf:// reference resolves to the benchmark's name
     for s in plan.subsets:
         bench.subset(s)
     stores = resolve_stores(bench.name, features, list(plan.subsets))

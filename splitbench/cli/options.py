@@ -12,7 +12,8 @@ Benchmark = Annotated[
     typer.Option(
         "--benchmark",
         "-b",
-        help="synthetic | ssv2-split | finegym-split | hf://ORG/NAME[@REV] | hub folder",
+        help="synthetic | ssv2-split | finegym-split | hf://ORG/NAME[@REV] | hub folder | "
+        "benchmark folder (official layout, e.g. built by build-benchmark)",
         rich_help_panel="Data",
     ),
 ]

@@ -28,8 +28,8 @@ def resolve_stores(
     from splitbench.features.store import FeatureStore
 
     if features is None:
-        entry = BENCHMARKS.get(benchmark_name)
-        if entry.default_stores is not None:
+        entry = BENCHMARKS.get(benchmark_name) if benchmark_name in BENCHMARKS else None
+        if entry is not None and entry.default_stores is not None:
             return dict(entry.default_stores())
         raise ConfigError(
             f"{benchmark_name} has no features yet: extract them once with 'splitbench extract "
