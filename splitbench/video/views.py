@@ -284,17 +284,22 @@ class ViewProtocol:
         train: The augmented views (train videos of the support pools).
         mean: Per-channel mean on [0, 1] pixels.
         std: Per-channel std.
+        source_size: ``(width, height)`` every decoded frame is scaled to before view
+            sampling (FineGym-Split: 480×270, as the official code did), or None.
     """
 
     eval: EvalViews = EvalViews()
     train: TrainViews = TrainViews()
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    source_size: tuple[int, int] | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for impossible settings."""
         self.eval.check()
         self.train.check()
+        if self.source_size is not None and min(self.source_size) < 1:
+            raise ConfigError(f"view protocol: source size {self.source_size} must be positive")
 
     def record(self) -> dict[str, Any]:
         """JSON-ready description stored as ``StoreMeta.view_protocol``."""
@@ -304,7 +309,16 @@ class ViewProtocol:
         e["resize"] = "short side, bilinear half-pixel, uint8 rounding"
         t = asdict(self.train)
         t["kind"] = "mvd-train: random frame per segment + random resized crop, no flip"
-        rec = {"decoder": "pyav", "eval": e, "train": t, "mean": self.mean, "std": self.std}
+        rec: dict[str, Any] = {
+            "decoder": "pyav",
+            "eval": e,
+            "train": t,
+            "mean": self.mean,
+            "std": self.std,
+        }
+        if self.source_size is not None:  # absent otherwise, so older stores keep their key
+            w, h = self.source_size
+            rec["source_resize"] = {"width": w, "height": h, "method": "swscale bicubic"}
         out: dict[str, Any] = json.loads(json.dumps(rec))  # tuples → lists, as on disk
         return out
 
