@@ -18,6 +18,7 @@ for one subset, in one process or as one rank of many.
 
 from __future__ import annotations
 
+import copy
 import shutil
 import time
 from collections.abc import Callable
@@ -250,7 +251,7 @@ def _extract_rank(
     final = FeatureStore(out)
     done = {s: set(final.split(s).videos.tolist()) for s in plan.videos if final.has_split(s)}
     mine.parent.mkdir(parents=True, exist_ok=True)
-    rank_writer = StoreWriter(mine, meta)
+    rank_writer = StoreWriter(mine, copy.deepcopy(meta))  # its own counts and shards
     if "skipped" not in rank_writer.meta.extra:  # a fresh rank store inherits the skips
         rank_writer.meta.extra["skipped"] = final.meta.extra.get("skipped", {})
     start = time.perf_counter()
@@ -268,7 +269,7 @@ def _extract_rank(
         done_elsewhere=done,
     )
     cd = cfg.compute_dtype(device)
-    finish_run(rank_writer, report, plan, cfg, device, cd, start, rank=ranks.rank)
+    finish_run(rank_writer, report, plan, cfg, device, cd, start, run_extra={"rank": ranks.rank})
     group.sync()  # every rank's slice is in its rank store
     if not group.is_main:
         group.sync()  # wait for the seal
