@@ -75,6 +75,10 @@ class Needs:
         vlm: Needs video-language features (a VLM space of the store).
         text_space_head: Needs a base model whose head rows are text embeddings (a
             vision-language classifier; ``store.json`` ``model.head_space``).
+        videos: Decodes the videos the store was extracted from (methods that train the
+            backbone; ``store.json`` ``extra.sources.videos``).
+        checkpoint: Loads the base checkpoint the store was extracted from
+            (``extra.sources.checkpoint``).
     """
 
     text_encoder: bool = False
@@ -82,6 +86,8 @@ class Needs:
     val_features: bool = False
     vlm: bool = False
     text_space_head: bool = False
+    videos: bool = False
+    checkpoint: bool = False
 
     def describe(self) -> str:
         """The needs as a short comma list (for ``splitbench list methods``)."""
@@ -91,6 +97,8 @@ class Needs:
             "val_features": "val features",
             "vlm": "VLM space",
             "text_space_head": "text-space head",
+            "videos": "videos",
+            "checkpoint": "base checkpoint",
         }
         return ", ".join(label for key, label in names.items() if getattr(self, key)) or "—"
 

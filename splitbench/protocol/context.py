@@ -11,6 +11,7 @@ import torch
 
 from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.errors import DataError
+from splitbench.features.sources import unmet_source_needs
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import DEFAULT_TEXT_ENCODER, TextEncoder, get_text_encoder
 from splitbench.protocol.api import Needs
@@ -175,7 +176,8 @@ def unmet_needs(needs: Needs, store: FeatureStore) -> list[str]:
     """Declared needs of a method that ``store`` cannot meet, as short phrases.
 
     Checked from the store alone (no method names): a text-space base head
-    (``model.head_space``) and support features (a ``train`` split). An empty list means the
+    (``model.head_space``), support features (a ``train`` split), and the videos and
+    checkpoint it was extracted from (``extra.sources``). An empty list means the
     method can run on the store as far as its declarations say.
     """
     missing = []
@@ -183,4 +185,5 @@ def unmet_needs(needs: Needs, store: FeatureStore) -> list[str]:
         missing.append("a base head in a text-embedding space")
     if needs.support and not store.has_split("train"):
         missing.append("support-shot features (a train split)")
+    missing += unmet_source_needs(store, videos=needs.videos, checkpoint=needs.checkpoint)
     return missing

@@ -323,6 +323,44 @@ class ViewProtocol:
         return out
 
 
+def protocol_from_record(rec: dict[str, Any]) -> ViewProtocol:
+    """The :class:`ViewProtocol` whose :meth:`~ViewProtocol.record` is ``rec`` (a store's).
+
+    Raises:
+        ConfigError: when ``rec`` is not such a record (another decoder, VLM views, or a
+            record this version cannot rebuild exactly).
+    """
+    try:
+        e, t = rec["eval"], rec["train"]
+        size = rec.get("source_resize")
+        protocol = ViewProtocol(
+            eval=EvalViews(
+                frames=int(e["frames"]),
+                segments=int(e["segments"]),
+                crops=int(e["crops"]),
+                short_side=int(e["short_side"]),
+                crop_size=int(e["crop_size"]),
+                sampler=str(e["sampler"]),
+            ),
+            train=TrainViews(
+                views=int(t["views"]),
+                frames=int(t["frames"]),
+                crop_size=int(t["crop_size"]),
+                scale=(float(t["scale"][0]), float(t["scale"][1])),
+                ratio=(float(t["ratio"][0]), float(t["ratio"][1])),
+                seed=int(t["seed"]),
+            ),
+            mean=(float(rec["mean"][0]), float(rec["mean"][1]), float(rec["mean"][2])),
+            std=(float(rec["std"][0]), float(rec["std"][1]), float(rec["std"][2])),
+            source_size=None if size is None else (int(size["width"]), int(size["height"])),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"not a base-model view protocol record ({exc!r})") from None
+    if protocol.record() != rec:
+        raise ConfigError("the view protocol record holds settings this version cannot rebuild")
+    return protocol
+
+
 def to_model_input(
     views: torch.Tensor, mean: Sequence[float], std: Sequence[float]
 ) -> torch.Tensor:
