@@ -81,7 +81,8 @@ class FullFinetuneConfig:
         lr: AdamW learning rate (every parameter).
         weight_decay: AdamW weight decay.
         epochs: Passes over the support views.
-        batch_size: Views per step.
+        batch_size: Views per step (whole videos: ``batch_size // train views``, at
+            least one video).
         extract_batch: Videos per forward pass when extracting the val features.
         workers: Decoding processes (0 = in this process).
         dtype: Compute precision: ``auto`` (bfloat16 on CUDA, float32 on CPU), ``float32``,
@@ -224,9 +225,10 @@ class FullFinetune(Method):
         net.head = head
         return net
 
-    def _support_views(
-        self, ctx: SubsetContext, protocol: ViewProtocol, sample: ShotSample
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _support_items(
+        self, ctx: SubsetContext, sample: ShotSample
+    ) -> tuple[list[tuple[str, str, Path]], np.ndarray]:
+        """``(split, video, file)`` rows of the support videos and their fine labels."""
         videos, _ = self.config.overrides()
         folder = VideoFolder(require_sources(ctx.store, videos=videos).videos or Path())
         items = []
@@ -235,12 +237,7 @@ class FullFinetune(Method):
             if path is None:
                 raise DataError(f"support video {v!r}: no file in {folder.root}")
             items.append(("train", str(v), path))
-        batch = next(view_batches(items, [list(range(len(items)))], protocol, workers=0))
-        if batch["failed"]:
-            raise DataError(next(iter(batch["failed"].values())))
-        views: torch.Tensor = batch["views"]  # (n, V, T, S, S, 3) uint8
-        labels = torch.as_tensor(np.repeat(np.asarray(sample.labels), views.shape[1]))
-        return views.reshape(-1, *views.shape[2:]), labels
+        return items, np.asarray(sample.labels, dtype=np.int64)
 
     def _train(
         self,
@@ -250,31 +247,44 @@ class FullFinetune(Method):
         sample: ShotSample,
         gen: torch.Generator,
     ) -> dict[str, Any]:
+        """AdamW on every parameter; views are decoded per step, so ``shots=all`` fits."""
         cfg = self.config
         if not len(sample.videos):
             return {"skipped": "no support videos (every subcategory is empty)"}
-        device = resolve_device(self._ecfg(ctx))
-        dtype = self._ecfg(ctx).compute_dtype(device)
-        views, labels = self._support_views(ctx, protocol, sample)
+        ecfg = self._ecfg(ctx)
+        device = resolve_device(ecfg)
+        dtype = ecfg.compute_dtype(device)
+        items, labels = self._support_items(ctx, sample)
+        per_step = max(1, cfg.batch_size // protocol.train.views)  # videos per step
         net.to(device).train()
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         losses = []
         for _ in range(cfg.epochs):
-            order = torch.randperm(len(views), generator=gen)
-            total = 0.0
-            for i in range(0, len(order), cfg.batch_size):
-                idx = order[i : i + cfg.batch_size]
-                x = to_model_input(views[idx][None].to(device), protocol.mean, protocol.std)
-                y = labels[idx].to(device)
+            order = torch.randperm(len(items), generator=gen).tolist()
+            steps = [order[i : i + per_step] for i in range(0, len(order), per_step)]
+            total, seen = 0.0, 0
+            loader = view_batches(items, steps, protocol, workers=cfg.workers)
+            for step, batch in zip(steps, loader, strict=True):
+                if batch["failed"]:
+                    raise DataError(next(iter(batch["failed"].values())))
+                views: torch.Tensor = batch["views"]  # (b, V, T, S, S, 3) uint8
+                x = to_model_input(views.to(device), protocol.mean, protocol.std)
+                y = torch.from_numpy(np.repeat(labels[step], views.shape[1])).to(device)
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
                     loss = nn.functional.cross_entropy(net(x).float(), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-                total += float(loss.detach()) * len(idx)
-            losses.append(round(total / len(order), 6))
+                total += float(loss.detach()) * len(y)
+                seen += len(y)
+            losses.append(round(total / seen, 6))
         net.eval()
-        return {"views": len(views), "epochs": cfg.epochs, "loss": losses}
+        return {
+            "videos": len(items),
+            "views_per_step": per_step * protocol.train.views,
+            "epochs": cfg.epochs,
+            "loss": losses,
+        }
 
     def _store_dir(self, task: SplitTask, ctx: SubsetContext, seed: int) -> Path:
         key = f"{ctx.store.meta.key}-{self.config_hash()}-{task.target.key}-seed{seed}"
