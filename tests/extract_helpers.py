@@ -270,3 +270,31 @@ def build_tiny(root: Path) -> Tiny:
         checkpoints[name] = root / f"SSv2-Split-{name}.pt"
         save_released_layout(checkpoints[name], state)
     return Tiny(data, root, bench, checkpoints)
+
+
+def extract_args(tiny: Tiny, out: Path, *more: str, subset: str = "A") -> list[str]:
+    """``splitbench extract`` arguments for the tiny benchmark (workers 0, quiet)."""
+    return [
+        "extract",
+        "-b",
+        "ssv2-split",
+        "--annotations",
+        str(tiny.data.annotations),
+        "--subset",
+        subset,
+        "--videos",
+        str(tiny.data.videos),
+        "--checkpoint",
+        str(tiny.checkpoints[subset]),
+        "--trust-checkpoint",
+        "--heads",
+        "2",
+        "--train-views",
+        "3",
+        "--workers",
+        "0",
+        "--quiet",
+        "-o",
+        str(out),
+        *more,
+    ]

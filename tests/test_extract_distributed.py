@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from extract_helpers import OVERRIDES, TINY_VIEWS, Tiny, build_tiny
+from extract_helpers import OVERRIDES, TINY_VIEWS, Tiny, build_tiny, extract_args
 
 from splitbench.features.distributed import ProcessGroup, rank_dir
 from splitbench.features.extract import ExtractConfig, extract_subset
@@ -29,33 +29,7 @@ def tiny(tmp_path_factory) -> Tiny:
 
 
 def cli_args(tiny: Tiny, out: Path) -> list[str]:
-    return [
-        "extract",
-        "-b",
-        "ssv2-split",
-        "--annotations",
-        str(tiny.data.annotations),
-        "--subset",
-        "A",
-        "--videos",
-        str(tiny.data.videos),
-        "--checkpoint",
-        str(tiny.checkpoints["A"]),
-        "--trust-checkpoint",
-        "--heads",
-        "2",
-        "--train-views",
-        "3",
-        "--workers",
-        "0",
-        "--chunk-size",
-        str(CHUNK),
-        "--device",
-        "cpu",
-        "--quiet",
-        "-o",
-        str(out),
-    ]
+    return extract_args(tiny, out, "--chunk-size", str(CHUNK), "--device", "cpu")
 
 
 def env() -> dict[str, str]:

@@ -18,6 +18,7 @@ from extract_helpers import (
     build_tiny,
     cli,
     eval_features,
+    extract_args,
 )
 
 from splitbench.features.extract import ExtractConfig, extract_subset
@@ -31,33 +32,6 @@ from splitbench.video.decode import VideoFolder
 def tiny(tmp_path_factory) -> Tiny:
     """The tiny benchmark plus one fitted released-layout checkpoint per subset."""
     return build_tiny(tmp_path_factory.mktemp("tiny"))
-
-
-def extract_args(tiny: Tiny, out: Path, *more: str, subset: str = "A") -> list[str]:
-    return [
-        "extract",
-        "-b",
-        "ssv2-split",
-        "--annotations",
-        str(tiny.data.annotations),
-        "--subset",
-        subset,
-        "--videos",
-        str(tiny.data.videos),
-        "--checkpoint",
-        str(tiny.checkpoints[subset]),
-        "--trust-checkpoint",
-        "--heads",
-        "2",
-        "--train-views",
-        "3",
-        "--workers",
-        "0",
-        "--quiet",
-        "-o",
-        str(out),
-        *more,
-    ]
 
 
 def copy_videos(tiny: Tiny, dest: Path, drop: str | None = None) -> Path:

@@ -317,37 +317,40 @@ def extract(
     overrides = ModelOverrides(
         num_heads=heads, num_frames=frames, img_size=img_size, pos_embed=pos_embed
     )
-    for name in subsets:
-        base = load_base_model(ckpts[name], trust=trust_checkpoint, overrides=overrides)
-        if base.checkpoint.full_unpickle:
-            err("note: " + FULL_UNPICKLE_NOTE.format(path=base.checkpoint.path))
-        mc = base.config
-        protocol = ViewProtocol(
-            eval=EvalViews(
-                frames=mc.num_frames,
-                segments=2 if segments is None else segments,
-                crops=3 if crops is None else crops,
-                short_side=short_side or mc.img_size,
-                crop_size=mc.img_size,
-                sampler=sampler or "mvd",
-            ),
-            train=TrainViews(
-                views=train_views, frames=mc.num_frames, crop_size=mc.img_size, seed=train_seed
-            ),
-            source_size=frame_size,
-        )
-        sub = bench.subset(name)
-        report = extract_subset(
-            bench,
-            sub,
-            base,
-            videos,
-            output / name,
-            protocol,
-            cfg,
-            group=group,
-            trusted=trust_checkpoint,
-        )
-        if not group.is_main:
-            continue  # rank 0 reports the sealed store
-        print_summary(bench.name, name, report)
+    try:
+        for name in subsets:
+            base = load_base_model(ckpts[name], trust=trust_checkpoint, overrides=overrides)
+            if base.checkpoint.full_unpickle:
+                err("note: " + FULL_UNPICKLE_NOTE.format(path=base.checkpoint.path))
+            mc = base.config
+            protocol = ViewProtocol(
+                eval=EvalViews(
+                    frames=mc.num_frames,
+                    segments=2 if segments is None else segments,
+                    crops=3 if crops is None else crops,
+                    short_side=short_side or mc.img_size,
+                    crop_size=mc.img_size,
+                    sampler=sampler or "mvd",
+                ),
+                train=TrainViews(
+                    views=train_views, frames=mc.num_frames, crop_size=mc.img_size, seed=train_seed
+                ),
+                source_size=frame_size,
+            )
+            sub = bench.subset(name)
+            report = extract_subset(
+                bench,
+                sub,
+                base,
+                videos,
+                output / name,
+                protocol,
+                cfg,
+                group=group,
+                trusted=trust_checkpoint,
+            )
+            if not group.is_main:
+                continue  # rank 0 reports the sealed store
+            print_summary(bench.name, name, report)
+    finally:
+        group.close()

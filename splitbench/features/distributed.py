@@ -45,11 +45,13 @@ class ProcessGroup:
         ranks: Rank and world size.
         local_rank: Rank on this node (picks the CUDA device).
         sync: Blocks until every rank has called it (a no-op for one process).
+        close: Leaves the process group (a no-op for one process).
     """
 
     ranks: RankSlice
     local_rank: int
     sync: Callable[[], None]
+    close: Callable[[], None] = lambda: None
 
     @property
     def is_main(self) -> bool:
@@ -84,6 +86,8 @@ def from_environment(device: str) -> ProcessGroup:
     import torch.distributed as dist
 
     cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.set_device(local)  # NCCL's own buffers go to this rank's GPU
     if not dist.is_initialized():
         dist.init_process_group(
             backend="nccl" if cuda else "gloo", timeout=BARRIER_TIMEOUT, rank=rank, world_size=world
@@ -95,7 +99,7 @@ def from_environment(device: str) -> ProcessGroup:
         else:
             dist.barrier()
 
-    return ProcessGroup(RankSlice(rank, world), local, sync)
+    return ProcessGroup(RankSlice(rank, world), local, sync, dist.destroy_process_group)
 
 
 def rank_dir(out: Path, ranks: RankSlice) -> Path:
