@@ -50,7 +50,7 @@ from splitbench.features.sources import require_sources, unmet_source_needs
 from splitbench.features.store import FeatureStore, StoreWriter
 from splitbench.features.view_loader import encode_views, view_batches
 from splitbench.models.base_model import BaseModel, ModelOverrides, build_base_model
-from splitbench.models.checkpoint import read_checkpoint
+from splitbench.models.checkpoint import file_sha256, read_checkpoint
 from splitbench.paths import cache_dir
 from splitbench.protocol import (
     Method,
@@ -188,12 +188,14 @@ class FullFinetune(Method):
         videos, checkpoint = self.config.overrides()
         src = require_sources(ctx.store, videos=videos, checkpoint=checkpoint)
         assert src.checkpoint is not None
-        contents = read_checkpoint(src.checkpoint, trust=src.trust_checkpoint)
-        if contents.sha256 != src.checkpoint_sha256:
+        # hashed before loading: the store's "trusted" applies to that exact file only
+        digest = file_sha256(src.checkpoint)
+        if digest != src.checkpoint_sha256:
             raise DataError(
-                f"{src.checkpoint}: SHA-256 {contents.sha256[:12]}… is not the checkpoint "
-                f"the store {ctx.store.path} was extracted with ({src.checkpoint_sha256[:12]}…)"
+                f"{src.checkpoint}: SHA-256 {digest[:12]}… is not the checkpoint the store "
+                f"{ctx.store.path} was extracted with ({src.checkpoint_sha256[:12]}…)"
             )
+        contents = read_checkpoint(src.checkpoint, trust=src.trust_checkpoint)
         arch = ctx.store.meta.model["architecture"]
         overrides = ModelOverrides(
             num_heads=int(arch["num_heads"]),
