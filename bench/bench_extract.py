@@ -26,15 +26,22 @@ Modes:
 
 Target (issue 4): end to end ≥ 90 % of decode + views, i.e. extraction is decode-bound.
 
+``--clips ssv2`` uses only the SSv2-like clips (the GPU check, ``bench/gpu_check.sh``);
+``--json FILE`` also writes every figure, the machine and the settings as JSON. The ViT-S
+model is saved in the released MVD layout (weights under ``module``) and read back with the
+extraction's own loader, as a real checkpoint would be.
+
 Usage:
     python bench/bench_extract.py [--videos 48] [--workers N] [--batch-size 8]
                                   [--device auto|cpu|cuda] [--model auto|reduced|vit-s]
-                                  [--vlm auto|reduced|viclip-l|none]
+                                  [--vlm auto|reduced|viclip-l|none] [--clips mixed|ssv2]
+                                  [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
@@ -74,12 +81,15 @@ def write_clip(path: Path, codec: str, w: int, h: int, frames: int, seed: int) -
             c.mux(p)
 
 
-def make_clips(root: Path, n: int) -> list[str]:
-    """Generate the distinct clips once (cached under ``root``) and link up to ``n`` names."""
+def make_clips(root: Path, n: int, kinds: str = "mixed") -> list[str]:
+    """Generate the distinct clips once (cached under ``root``) and link up to ``n`` names.
+
+    ``kinds``: ``mixed`` (2/3 SSv2-like, 1/3 FineGym-like) or ``ssv2`` (SSv2-like only).
+    """
     root.mkdir(parents=True, exist_ok=True)
     names = []
-    for i in range(DISTINCT):
-        ext = "mp4" if i % 3 == 2 else "webm"
+    for i in range(min(n, DISTINCT)):
+        ext = "mp4" if i % 3 == 2 and kinds == "mixed" else "webm"
         path = root / f"clip{i:03d}.{ext}"
         if not path.is_file():
             codec, w, h, frames = SPECS[ext]
@@ -89,11 +99,11 @@ def make_clips(root: Path, n: int) -> list[str]:
         names.append(path.name)
     out = []
     for j in range(n):
-        src = names[j % DISTINCT]
-        if j < DISTINCT:
+        src = names[j % len(names)]
+        if j < len(names):
             out.append(src)
             continue
-        link = root / f"rep{j:05d}-{src}"
+        link = root / f"rep{j:05d}-{kinds}-{src}"
         if not link.exists():
             link.symlink_to(root / src)
         out.append(link.name)
@@ -114,8 +124,11 @@ def main() -> None:
         choices=("auto", "reduced", "viclip-l", "none"),
         help="VLM line: auto = ViCLIP-L/14 on GPU, a reduced ViCLIP on CPU",
     )
+    parser.add_argument("--clips", default="mixed", choices=("mixed", "ssv2"))
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
+    figures: dict[str, object] = {}
 
     import av
     import numpy as np
@@ -123,7 +136,7 @@ def main() -> None:
 
     from splitbench.benchmarks.model import Benchmark, Subset, VideoTable
     from splitbench.features.extract import ExtractConfig, extract_subset, view_batches
-    from splitbench.models.base_model import BaseModel
+    from splitbench.models.base_model import BaseModel, load_base_model
     from splitbench.models.checkpoint import CheckpointContents
     from splitbench.models.vit import VideoViT, ViTConfig
     from splitbench.video.decode import decode_video
@@ -142,16 +155,31 @@ def main() -> None:
     torch.manual_seed(0)
     net = VideoViT(cfg_model).eval()
     params = sum(p.numel() for p in net.parameters())
-    base = BaseModel(net, cfg_model, CheckpointContents(Path("random-init"), {}, "none", "none"))
+    if model_kind == "vit-s":  # through the released layout and the real loader
+        ckpt = Path(tempfile.mkdtemp(prefix="splitbench-bench-ckpt-")) / "vit-s-random.pt"
+        torch.save({"module": net.state_dict()}, ckpt)
+        base = load_base_model(ckpt)
+        net = base.model
+    else:
+        base = BaseModel(
+            net, cfg_model, CheckpointContents(Path("random-init"), {}, "none", "none")
+        )
     protocol = ViewProtocol()
     dtype = torch.bfloat16 if gpu else torch.float32
 
     clip_root = Path(args.clip_dir or Path(tempfile.gettempdir()) / "splitbench-bench-clips-v1")
     t = time.perf_counter()
-    names = make_clips(clip_root, n)
+    names = make_clips(clip_root, n, args.clips)
+    kinds = "VP9 426x240x48 (SSv2-like)"
+    if args.clips == "mixed":
+        kinds = "2/3 VP9 426x240x48, 1/3 H.264 456x256x90"
     print(
-        f"clips: {n} videos from {DISTINCT} distinct ({clip_root}, ready in "
-        f"{time.perf_counter() - t:.1f} s): 2/3 VP9 426x240x48, 1/3 H.264 456x256x90"
+        f"clips: {n} videos from {min(n, DISTINCT)} distinct ({clip_root}, ready in "
+        f"{time.perf_counter() - t:.1f} s): {kinds}"
+    )
+    figures.update(
+        machine=machine(device),
+        settings={"videos": n, "clips": kinds, "workers": workers, "batch_videos": args.batch_size},
     )
     print(
         f"device {device}; CPUs {os.cpu_count()}; torch {torch.__version__}; PyAV "
@@ -173,6 +201,10 @@ def main() -> None:
         f"decode only (1 process, 1 thread):   {len(sample) / dt:8.2f} videos/s "
         f"({1000 * dt / len(sample):.0f} ms/video)"
     )
+    decode_par = parallel_decode(clip_root, names, workers)
+    print(f"decode only ({workers} process(es)):     {decode_par:8.2f} videos/s")
+    figures["decode_only_1proc_videos_per_s"] = round(len(sample) / dt, 3)
+    figures["decode_only_videos_per_s"] = round(decode_par, 3)
 
     # 2. decode + views through the extraction's loader
     items = [("val", nm, clip_root / nm) for nm in names]
@@ -183,6 +215,7 @@ def main() -> None:
         count += len(b["ids"])
     decode_views = count / (time.perf_counter() - t)
     print(f"decode + 16x2x3 views ({workers} workers): {decode_views:8.2f} videos/s")
+    figures["decode_views_videos_per_s"] = round(decode_views, 3)
 
     # 3. forward only
     net = net.to(device)
@@ -204,6 +237,8 @@ def main() -> None:
             torch.cuda.synchronize()
     fwd = reps * len(x) / (time.perf_counter() - t)
     print(f"forward only ({len(x)} clips/batch):    {fwd / 6:8.2f} videos/s = {fwd:.1f} clips/s")
+    figures["forward_only_videos_per_s"] = round(fwd / 6, 3)
+    figures["model"] = {"label": label, "parameters": params, "dtype": str(dtype)}
 
     # 4. end to end
     vids = np.array(names, dtype=object)
@@ -239,10 +274,61 @@ def main() -> None:
             f"end to end extraction:               {e2e:8.2f} videos/s = {6 * e2e:.1f} clips/s; "
             f"{100 * e2e / decode_views:.0f}% of decode + views (target ≥ 90% on GPU)"
         )
+        figures["end_to_end_videos_per_s"] = round(e2e, 3)
+        figures["decode_bound_ratio"] = round(e2e / decode_views, 4)
+        figures["end_to_end_vs_decode_only"] = round(e2e / decode_par, 4)
+        if gpu:
+            peak = torch.cuda.max_memory_allocated() / 2**30
+            print(f"GPU memory: peak allocated {peak:.2f} GiB")
+            figures["gpu_peak_allocated_gib"] = round(peak, 3)
         if args.vlm != "none":
             vlm_line(args, bench, subset, clip_root, store, names, cfg, gpu, workers)
     finally:
         shutil.rmtree(store, ignore_errors=True)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+
+
+def _decode_one(path: str) -> int:
+    from splitbench.video.decode import decode_video
+
+    return len(decode_video(Path(path)))
+
+
+def parallel_decode(root: Path, names: list[str], workers: int) -> float:
+    """Videos/s decoding every clip (no views) in ``workers`` processes (1 = this one)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    paths = [str(root / nm) for nm in names]
+    t = time.perf_counter()
+    if workers <= 1:
+        for p in paths:
+            _decode_one(p)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_decode_one, paths, chunksize=4))
+    return len(paths) / (time.perf_counter() - t)
+
+
+def machine(device: str) -> dict[str, object]:
+    """What the figures were measured on."""
+    import platform
+
+    import torch
+
+    out: dict[str, object] = {
+        "device": device,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+    }
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        out["gpu"] = props.name
+        out["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+    return out
 
 
 def vlm_line(args, bench, subset, clip_root, store, names, cfg, gpu, workers) -> None:

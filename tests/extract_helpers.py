@@ -26,7 +26,12 @@ import av
 import numpy as np
 import torch
 
+from splitbench.benchmarks.catalog import load_benchmark
+from splitbench.benchmarks.model import Benchmark
+from splitbench.models.base_model import ModelOverrides
 from splitbench.models.vit import VideoViT, ViTConfig
+from splitbench.video.decode import VideoFolder, decode_video
+from splitbench.video.views import EvalViews, TrainViews, ViewProtocol, to_model_input
 
 BENDING = "Bending something"
 COVERING = "Covering something with something and Uncovering something"
@@ -213,3 +218,83 @@ def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+TINY_VIEWS = ViewProtocol(
+    eval=EvalViews(frames=4, short_side=32, crop_size=32),
+    train=TrainViews(views=3, frames=4, crop_size=32),
+)
+OVERRIDES = ModelOverrides(num_heads=2)
+
+
+@dataclass
+class Tiny:
+    """The tiny benchmark, its loaded form and its base checkpoints."""
+
+    data: TinyData
+    root: Path
+    bench: Benchmark
+    checkpoints: dict[str, Path]
+
+
+def eval_features(model: torch.nn.Module, path: Path) -> torch.Tensor:
+    """The pooled features of a video's eval views, computed directly."""
+    views = TINY_VIEWS.eval.sample(decode_video(path))
+    x = to_model_input(torch.from_numpy(views)[None], TINY_VIEWS.mean, TINY_VIEWS.std)
+    with torch.no_grad():
+        out: torch.Tensor = model.forward_features(x)
+    return out
+
+
+def build_tiny(root: Path) -> Tiny:
+    """The tiny benchmark plus one released-layout checkpoint per subset whose head is fitted
+    on the train videos (so the base model is a sensible classifier)."""
+    data = build_tiny_benchmark(root)
+    bench = load_benchmark("ssv2-split", data.annotations)
+    model = tiny_model(seed=0, num_classes=4)
+    folder = VideoFolder(data.videos)
+    feats = torch.stack([eval_features(model, folder.resolve(v)) for v, _ in data.train])
+    checkpoints = {}
+    for name, subset in bench.subsets.items():
+        assert [v for v, _ in data.train] == list(subset.train.videos)
+        # nearest-centroid head: a linear classifier fitted in closed form
+        centroids = torch.stack(
+            [
+                feats[torch.from_numpy(subset.train.labels == c)].mean((0, 1))
+                for c in range(subset.num_labels)
+            ]
+        )
+        w, b = centroids, -0.5 * (centroids**2).sum(1)
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+        state["head.weight"], state["head.bias"] = w.contiguous(), b.contiguous()
+        checkpoints[name] = root / f"SSv2-Split-{name}.pt"
+        save_released_layout(checkpoints[name], state)
+    return Tiny(data, root, bench, checkpoints)
+
+
+def extract_args(tiny: Tiny, out: Path, *more: str, subset: str = "A") -> list[str]:
+    """``splitbench extract`` arguments for the tiny benchmark (workers 0, quiet)."""
+    return [
+        "extract",
+        "-b",
+        "ssv2-split",
+        "--annotations",
+        str(tiny.data.annotations),
+        "--subset",
+        subset,
+        "--videos",
+        str(tiny.data.videos),
+        "--checkpoint",
+        str(tiny.checkpoints[subset]),
+        "--trust-checkpoint",
+        "--heads",
+        "2",
+        "--train-views",
+        "3",
+        "--workers",
+        "0",
+        "--quiet",
+        "-o",
+        str(out),
+        *more,
+    ]

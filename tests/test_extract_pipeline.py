@@ -6,105 +6,32 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from extract_helpers import (
-    TinyData,
-    build_tiny_benchmark,
+    OVERRIDES,
+    TINY_VIEWS,
+    Tiny,
+    build_tiny,
     cli,
-    save_released_layout,
-    tiny_model,
+    eval_features,
+    extract_args,
 )
 
-from splitbench.benchmarks.catalog import load_benchmark
-from splitbench.benchmarks.model import Benchmark
 from splitbench.features.extract import ExtractConfig, extract_subset
 from splitbench.features.store import FeatureStore
-from splitbench.models.base_model import ModelOverrides, load_base_model
+from splitbench.models.base_model import load_base_model
 from splitbench.protocol.shots import shot_pool_union
-from splitbench.video.decode import VideoFolder, decode_video
-from splitbench.video.views import EvalViews, TrainViews, ViewProtocol, to_model_input
-
-TINY_VIEWS = ViewProtocol(
-    eval=EvalViews(frames=4, short_side=32, crop_size=32),
-    train=TrainViews(views=3, frames=4, crop_size=32),
-)
-OVERRIDES = ModelOverrides(num_heads=2)
-
-
-@dataclass
-class Tiny:
-    data: TinyData
-    root: Path
-    bench: Benchmark
-    checkpoints: dict[str, Path]
-
-
-def eval_features(model: torch.nn.Module, path: Path) -> torch.Tensor:
-    views = TINY_VIEWS.eval.sample(decode_video(path))
-    x = to_model_input(torch.from_numpy(views)[None], TINY_VIEWS.mean, TINY_VIEWS.std)
-    with torch.no_grad():
-        out: torch.Tensor = model.forward_features(x)
-    return out
+from splitbench.video.decode import VideoFolder
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Tiny:
-    """The tiny benchmark plus one released-layout checkpoint per subset whose head is fitted
-    on the train videos (so the base model is a sensible classifier)."""
-    root = tmp_path_factory.mktemp("tiny")
-    data = build_tiny_benchmark(root)
-    bench = load_benchmark("ssv2-split", data.annotations)
-    model = tiny_model(seed=0, num_classes=4)
-    folder = VideoFolder(data.videos)
-    feats = torch.stack([eval_features(model, folder.resolve(v)) for v, _ in data.train])
-    checkpoints = {}
-    for name, subset in bench.subsets.items():
-        assert [v for v, _ in data.train] == list(subset.train.videos)
-        # nearest-centroid head: a linear classifier fitted in closed form
-        centroids = torch.stack(
-            [
-                feats[torch.from_numpy(subset.train.labels == c)].mean((0, 1))
-                for c in range(subset.num_labels)
-            ]
-        )
-        w, b = centroids, -0.5 * (centroids**2).sum(1)
-        state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
-        state["head.weight"], state["head.bias"] = w.contiguous(), b.contiguous()
-        checkpoints[name] = root / f"SSv2-Split-{name}.pt"
-        save_released_layout(checkpoints[name], state)
-    return Tiny(data, root, bench, checkpoints)
-
-
-def extract_args(tiny: Tiny, out: Path, *more: str, subset: str = "A") -> list[str]:
-    return [
-        "extract",
-        "-b",
-        "ssv2-split",
-        "--annotations",
-        str(tiny.data.annotations),
-        "--subset",
-        subset,
-        "--videos",
-        str(tiny.data.videos),
-        "--checkpoint",
-        str(tiny.checkpoints[subset]),
-        "--trust-checkpoint",
-        "--heads",
-        "2",
-        "--train-views",
-        "3",
-        "--workers",
-        "0",
-        "--quiet",
-        "-o",
-        str(out),
-        *more,
-    ]
+    """The tiny benchmark plus one fitted released-layout checkpoint per subset."""
+    return build_tiny(tmp_path_factory.mktemp("tiny"))
 
 
 def copy_videos(tiny: Tiny, dest: Path, drop: str | None = None) -> Path:

@@ -194,6 +194,8 @@ class Benchmark:
         revision: Data revision (a hub commit, or a content hash of the files read).
         modifier_source: Where the modifier phrases came from.
         citation: BibTeX of the benchmark's paper.
+        video_size: ``(width, height)`` every video is scaled to before view sampling, as
+            the official preprocessing did (FineGym-Split: 480×270), or None.
     """
 
     name: str
@@ -207,6 +209,7 @@ class Benchmark:
     revision: str
     modifier_source: str = ""
     citation: str = ""
+    video_size: tuple[int, int] | None = None
 
     def subset(self, name: str) -> Subset:
         """Return a subset by name (case-insensitive).

@@ -15,6 +15,7 @@ from splitbench.cli.extract import extract as _extract_command
 from splitbench.cli.grid import grid as _grid
 from splitbench.cli.hub import hub_app
 from splitbench.cli.leaderboard import leaderboard_app
+from splitbench.cli.prepare import prepare_videos
 from splitbench.cli.rescore import rescore
 from splitbench.errors import SplitbenchError
 
@@ -397,6 +398,7 @@ app.command("extract")(_extract_command)
 app.command("grid")(_grid)
 app.command("rescore")(rescore)
 app.command("build-benchmark")(_build_benchmark)
+app.command("prepare-videos")(prepare_videos)
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(hub_app, name="hub")
 

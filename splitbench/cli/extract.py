@@ -9,6 +9,7 @@ import typer
 
 from splitbench.cli import options as opt
 from splitbench.cli.common import err, parse_ints, parse_subsets
+from splitbench.cli.extract_summary import checkpoints_by_subset, print_summary, source_size_option
 
 _VIEWS = "Views"
 _MODEL = "Model"
@@ -215,6 +216,15 @@ def extract(
             "--pos-embed", help="mvd-3d (MVD) or videomae-1d (VideoMAE).", rich_help_panel=_MODEL
         ),
     ] = "mvd-3d",
+    source_size: Annotated[
+        str,
+        typer.Option(
+            "--source-size",
+            help="Scale every frame to WxH before view sampling: auto (the benchmark's "
+            "official preprocessing, FineGym-Split 480x270; none for SSv2), none, or WxH.",
+            rich_help_panel=_VIEWS,
+        ),
+    ] = "auto",
     decode_threads: Annotated[
         int,
         typer.Option(
@@ -228,7 +238,8 @@ def extract(
     Val videos get the evaluation views (MVD's 16x2x3); train videos of the shot pools get
     augmented views. Rerunning the same command resumes with the first unfinished chunk.
     With --encoder (and no --checkpoint), add a video-language model's embeddings of the val
-    videos to the stores already at --output instead.
+    videos to the stores already at --output instead. Under torchrun (WORLD_SIZE > 1) each
+    rank extracts its share of the chunks and rank 0 seals one store.
     """
     import os
 
@@ -236,6 +247,7 @@ def extract(
 
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.errors import ConfigError
+    from splitbench.features.distributed import cuda_device, from_environment
     from splitbench.features.extract import ExtractConfig, extract_subset
     from splitbench.models.base_model import ModelOverrides, load_base_model
     from splitbench.progress import silence
@@ -261,6 +273,11 @@ def extract(
         raise ConfigError("--checkpoint FILE is required (or --encoder SPEC for a VLM space)")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    group = from_environment(device)
+    if encoder is not None and group.ranks.world > 1:
+        raise ConfigError("--encoder runs in one process; start it without torchrun")
+    device = cuda_device(device, group)
+    frame_size = source_size_option(source_size, bench.video_size)
     shot_list = tuple(parse_shots(s.strip()) for s in shots.split(",") if s.strip())
     cfg = ExtractConfig(
         device=device,
@@ -300,89 +317,44 @@ def extract(
             resize=resize,
         )
         return
-    ckpts = _checkpoints(checkpoint or [], subsets)
+    ckpts = checkpoints_by_subset(checkpoint or [], subsets)
     overrides = ModelOverrides(
         num_heads=heads, num_frames=frames, img_size=img_size, pos_embed=pos_embed
     )
-    for name in subsets:
-        base = load_base_model(ckpts[name], trust=trust_checkpoint, overrides=overrides)
-        if base.checkpoint.full_unpickle:
-            err("note: " + FULL_UNPICKLE_NOTE.format(path=base.checkpoint.path))
-        mc = base.config
-        protocol = ViewProtocol(
-            eval=EvalViews(
-                frames=mc.num_frames,
-                segments=2 if segments is None else segments,
-                crops=3 if crops is None else crops,
-                short_side=short_side or mc.img_size,
-                crop_size=mc.img_size,
-                sampler=sampler or "mvd",
-            ),
-            train=TrainViews(
-                views=train_views, frames=mc.num_frames, crop_size=mc.img_size, seed=train_seed
-            ),
-        )
-        sub = bench.subset(name)
-        report = extract_subset(bench, sub, base, videos, output / name, protocol, cfg)
-        m = report.store.meta
-        counts = ", ".join(
-            f"{s} {m.splits[s].count} videos × {m.splits[s].views} views"
-            for s in ("val", "train")
-            if s in m.splits
-        )
-        skipped = {s: len(v) for s, v in report.skipped.items() if v}
-        sanity = m.extra.get("sanity", {})
-        err(
-            f"{bench.name}/{name}: store at {report.store.path} ({counts}); backbone passes "
-            f"{m.backbone_passes}; this run {report.videos_run} videos in {report.wall_s:.1f} s "
-            f"({report.videos_per_s:.2f} videos/s, {len(report.chunks_run)} of "
-            f"{sum(report.chunks_total.values())} chunks)"
-        )
-        err(
-            f"  sanity: base-model val accuracy {_pct(sanity.get('accuracy'))} unmasked; on the "
-            f"unrelated sets {_pct(sanity.get('unrelated_accuracy_mean'))} unmasked, "
-            f"{_pct(sanity.get('unrelated_accuracy_masked_mean'))} with the coarse class masked "
-            f"(mean over targets)"
-        )
-        if skipped:
-            err(
-                f"  skipped (missing or corrupt, listed in store.json): "
-                f"{', '.join(f'{s} {n}' for s, n in skipped.items())}; restore them and rerun "
-                f"with --retry-skipped"
-                + (
-                    " — 'splitbench run' refuses a store with skipped val videos"
-                    if skipped.get("val")
-                    else ""
-                )
+    try:
+        for name in subsets:
+            base = load_base_model(ckpts[name], trust=trust_checkpoint, overrides=overrides)
+            if base.checkpoint.full_unpickle:
+                err("note: " + FULL_UNPICKLE_NOTE.format(path=base.checkpoint.path))
+            mc = base.config
+            protocol = ViewProtocol(
+                eval=EvalViews(
+                    frames=mc.num_frames,
+                    segments=2 if segments is None else segments,
+                    crops=3 if crops is None else crops,
+                    short_side=short_side or mc.img_size,
+                    crop_size=mc.img_size,
+                    sampler=sampler or "mvd",
+                ),
+                train=TrainViews(
+                    views=train_views, frames=mc.num_frames, crop_size=mc.img_size, seed=train_seed
+                ),
+                source_size=frame_size,
             )
-
-
-def _pct(x: object) -> str:
-    return f"{100 * float(x):.1f}%" if isinstance(x, (int, float)) else "n/a"
-
-
-def _checkpoints(values: list[str], subsets: list[str]) -> dict[str, Path]:
-    from splitbench.errors import ConfigError
-
-    named: dict[str, Path] = {}
-    plain: list[Path] = []
-    for v in values:
-        key, sep, rest = v.partition("=")
-        match = [s for s in subsets if s.lower() == key.strip().lower()]
-        if sep and match:
-            named[match[0]] = Path(rest)
-        else:
-            plain.append(Path(v))
-    if plain and (named or len(plain) > 1 or len(subsets) > 1):
-        raise ConfigError(
-            "each subset has its own base model: pass --subset A --checkpoint FILE, or "
-            "--checkpoint A=FILE --checkpoint B=FILE"
-        )
-    if plain:
-        return {subsets[0]: plain[0]}
-    lacking = [s for s in subsets if s not in named]
-    if lacking:
-        raise ConfigError(
-            f"--checkpoint: no checkpoint for subset {', '.join(lacking)} (use S=FILE)"
-        )
-    return named
+            sub = bench.subset(name)
+            report = extract_subset(
+                bench,
+                sub,
+                base,
+                videos,
+                output / name,
+                protocol,
+                cfg,
+                group=group,
+                trusted=trust_checkpoint,
+            )
+            if not group.is_main:
+                continue  # rank 0 reports the sealed store
+            print_summary(bench.name, name, report)
+    finally:
+        group.close()

@@ -16,6 +16,8 @@ _LABELS = {
     "val_features": "val features",
     "vlm": "VLM space",
     "text_space_head": "text-space head",
+    "videos": "videos",
+    "checkpoint": "base checkpoint",
 }
 
 
@@ -30,6 +32,10 @@ class Needs:
         vlm: Needs video-language features (a VLM space of the store).
         text_space_head: Needs a base model whose head rows are text embeddings (a
             vision-language classifier; ``store.json`` ``model.head_space``).
+        videos: Decodes the videos the store was extracted from (methods that train the
+            backbone; ``store.json`` ``extra.sources.videos``).
+        checkpoint: Loads the base checkpoint the store was extracted from
+            (``extra.sources.checkpoint``).
     """
 
     text_encoder: bool = False
@@ -37,6 +43,8 @@ class Needs:
     val_features: bool = False
     vlm: bool = False
     text_space_head: bool = False
+    videos: bool = False
+    checkpoint: bool = False
 
     def describe(self) -> str:
         """The needs as a short comma list (for ``splitbench list methods``)."""
@@ -54,6 +62,9 @@ class Available:
         text_space_head: The base head's rows are text embeddings.
         vlm_spaces: Names of the store's VLM spaces.
         text_encoders: Whether a text encoder can be built (the registry has one).
+        videos_missing: Why the videos the store was extracted from are not here ("" when
+            they are).
+        checkpoint_missing: Why its base checkpoint is not here ("" when it is).
     """
 
     where: str
@@ -62,6 +73,8 @@ class Available:
     text_space_head: bool = False
     vlm_spaces: tuple[str, ...] = field(default_factory=tuple)
     text_encoders: bool = True
+    videos_missing: str = ""
+    checkpoint_missing: str = ""
 
 
 TEXT_SPACE_HEAD = "a base head in a text-embedding space"
@@ -91,8 +104,14 @@ def unmet(needs: Needs, have: Available) -> list[str]:
         (needs.vlm and not have.vlm_spaces, VLM),
         (needs.val_features and not have.val, VAL),
         (needs.text_encoder and not have.text_encoders, TEXT_ENCODER),
+        (needs.videos and bool(have.videos_missing), have.videos_missing),
+        (needs.checkpoint and bool(have.checkpoint_missing), have.checkpoint_missing),
     )
-    return [phrase for missing, phrase in checks if missing]
+    out: list[str] = []
+    for missing, phrase in checks:
+        if missing and phrase not in out:
+            out.append(phrase)
+    return out
 
 
 def explain(phrases: list[str]) -> str:

@@ -207,7 +207,7 @@ def _upstream(bench: Benchmark) -> str:
 
 
 def _metadata(bench: Benchmark) -> dict[str, Any]:
-    return {
+    out = {
         "format": FORMAT,
         "name": bench.name,
         "display_name": bench.display_name,
@@ -220,6 +220,9 @@ def _metadata(bench: Benchmark) -> dict[str, Any]:
         "partition": {s: list(g) for s, g in bench.partition.items()},
         "subsets": {n: {"findings": list(s.findings)} for n, s in bench.subsets.items()},
     }
+    if bench.video_size is not None:  # the videos' preprocessing travels with the benchmark
+        out["video_size"] = list(bench.video_size)
+    return out
 
 
 def benchmark_card(
@@ -326,7 +329,16 @@ def load_hub_benchmark(spec: str | Path, subsets: Sequence[str] | None = None) -
         revision=where.revision,
         modifier_source=require(raw, "modifier_source", str, meta_path),
         citation=require(raw, "citation", str, meta_path),
+        video_size=_video_size(raw.get("video_size"), meta_path),
     )
+
+
+def _video_size(raw: Any, where: Path) -> tuple[int, int] | None:
+    if raw is None:
+        return None
+    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, int) for x in raw)):
+        raise DataError(f"{where}: video_size must be [width, height] integers, got {raw!r}")
+    return int(raw[0]), int(raw[1])
 
 
 def _load_subset(

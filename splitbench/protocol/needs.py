@@ -34,9 +34,12 @@ def text_head_space(store: FeatureStore) -> dict[str, Any] | None:
 
 def available(store: FeatureStore) -> Available:
     """What ``store`` provides, as far as declared needs go."""
+    from splitbench.features.sources import unmet_source_needs
     from splitbench.features.vlm import vlm_names
     from splitbench.models.text import TEXT_ENCODERS
 
+    videos = unmet_source_needs(store, videos=True, checkpoint=False)
+    checkpoint = unmet_source_needs(store, videos=False, checkpoint=True)
     return Available(
         where=str(store.path),
         val=store.has_split("val"),
@@ -44,6 +47,8 @@ def available(store: FeatureStore) -> Available:
         text_space_head=text_head_space(store) is not None,
         vlm_spaces=tuple(vlm_names(store)),
         text_encoders=bool(TEXT_ENCODERS.names()),
+        videos_missing=videos[0] if videos else "",
+        checkpoint_missing=checkpoint[0] if checkpoint else "",
     )
 
 
@@ -52,7 +57,8 @@ def unmet_needs(needs: Needs, store: FeatureStore) -> list[str]:
 
     Checked from the store alone (no method names): a text-space base head
     (``model.head_space``), support features (a ``train`` split), a VLM space, val
-    features, and a registered text encoder. An empty list means the method can run on the
+    features, a registered text encoder, and the videos and checkpoint the store was
+    extracted from (``extra.sources``). An empty list means the method can run on the
     store as far as its declarations say.
     """
     return unmet(needs, available(store))

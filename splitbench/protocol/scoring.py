@@ -232,6 +232,17 @@ class SubsetScorer:
             return cached
         return self._old_logits_at(ni, vi)
 
+    def unmasked_probabilities(self) -> torch.Tensor:
+        """View-averaged probabilities of the unedited model over Y, nothing masked: ``(N, C)``.
+
+        The base classifier as it was trained (extraction's sanity figures use it).
+        """
+        a = self._a
+        p = a[0] / a[0].sum(-1, keepdim=True)
+        for v in range(1, a.shape[0]):
+            p.add_(a[v] / a[v].sum(-1, keepdim=True))
+        return p.div_(a.shape[0])
+
     def original_predictions(self, coarse: Masked) -> torch.Tensor:
         """Predictions of the unedited model with c masked (cached per mask)."""
         masked = masked_classes(coarse)

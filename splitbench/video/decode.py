@@ -67,12 +67,22 @@ class DecodedVideo:
         return out
 
 
-def decode_video(path: Path, *, threads: int = 1) -> DecodedVideo:
+#: How frames are resized to a benchmark's source size (FFmpeg's ``scale`` default).
+SOURCE_RESIZE = "BICUBIC"
+
+
+def decode_video(
+    path: Path, *, threads: int = 1, size: tuple[int, int] | None = None
+) -> DecodedVideo:
     """Decode every frame of the first video stream of ``path``.
 
     Args:
         path: A video file.
         threads: FFmpeg decoding threads (0 lets FFmpeg choose; 1 suits worker processes).
+        size: ``(width, height)`` to scale every frame to, in the decoder's pixel format,
+            with FFmpeg's swscale (bicubic, like ``ffmpeg -vf scale=W:H``), before anything
+            else; frames already of that size are untouched. FineGym-Split's 480×270 (see
+            :func:`splitbench.video.prepare.resize_video`).
 
     Raises:
         VideoError: if the file is missing, cannot be demuxed or decoded, has no video
@@ -93,6 +103,10 @@ def decode_video(path: Path, *, threads: int = 1) -> DecodedVideo:
             if threads != 1:
                 stream.thread_type = "AUTO"
             for frame in container.decode(stream):
+                if size is not None and (frame.width, frame.height) != size:
+                    frame = frame.reformat(
+                        width=size[0], height=size[1], interpolation=SOURCE_RESIZE
+                    )
                 frames.append(frame)
     except VideoError:
         raise

@@ -284,17 +284,22 @@ class ViewProtocol:
         train: The augmented views (train videos of the support pools).
         mean: Per-channel mean on [0, 1] pixels.
         std: Per-channel std.
+        source_size: ``(width, height)`` every decoded frame is scaled to before view
+            sampling (FineGym-Split: 480×270, as the official code did), or None.
     """
 
     eval: EvalViews = EvalViews()
     train: TrainViews = TrainViews()
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    source_size: tuple[int, int] | None = None
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for impossible settings."""
         self.eval.check()
         self.train.check()
+        if self.source_size is not None and min(self.source_size) < 1:
+            raise ConfigError(f"view protocol: source size {self.source_size} must be positive")
 
     def record(self) -> dict[str, Any]:
         """JSON-ready description stored as ``StoreMeta.view_protocol``."""
@@ -304,9 +309,56 @@ class ViewProtocol:
         e["resize"] = "short side, bilinear half-pixel, uint8 rounding"
         t = asdict(self.train)
         t["kind"] = "mvd-train: random frame per segment + random resized crop, no flip"
-        rec = {"decoder": "pyav", "eval": e, "train": t, "mean": self.mean, "std": self.std}
+        rec: dict[str, Any] = {
+            "decoder": "pyav",
+            "eval": e,
+            "train": t,
+            "mean": self.mean,
+            "std": self.std,
+        }
+        if self.source_size is not None:  # absent otherwise, so older stores keep their key
+            w, h = self.source_size
+            rec["source_resize"] = {"width": w, "height": h, "method": "swscale bicubic"}
         out: dict[str, Any] = json.loads(json.dumps(rec))  # tuples → lists, as on disk
         return out
+
+
+def protocol_from_record(rec: dict[str, Any]) -> ViewProtocol:
+    """The :class:`ViewProtocol` whose :meth:`~ViewProtocol.record` is ``rec`` (a store's).
+
+    Raises:
+        ConfigError: when ``rec`` is not such a record (another decoder, VLM views, or a
+            record this version cannot rebuild exactly).
+    """
+    try:
+        e, t = rec["eval"], rec["train"]
+        size = rec.get("source_resize")
+        protocol = ViewProtocol(
+            eval=EvalViews(
+                frames=int(e["frames"]),
+                segments=int(e["segments"]),
+                crops=int(e["crops"]),
+                short_side=int(e["short_side"]),
+                crop_size=int(e["crop_size"]),
+                sampler=str(e["sampler"]),
+            ),
+            train=TrainViews(
+                views=int(t["views"]),
+                frames=int(t["frames"]),
+                crop_size=int(t["crop_size"]),
+                scale=(float(t["scale"][0]), float(t["scale"][1])),
+                ratio=(float(t["ratio"][0]), float(t["ratio"][1])),
+                seed=int(t["seed"]),
+            ),
+            mean=(float(rec["mean"][0]), float(rec["mean"][1]), float(rec["mean"][2])),
+            std=(float(rec["std"][0]), float(rec["std"][1]), float(rec["std"][2])),
+            source_size=None if size is None else (int(size["width"]), int(size["height"])),
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"not a base-model view protocol record ({exc!r})") from None
+    if protocol.record() != rec:
+        raise ConfigError("the view protocol record holds settings this version cannot rebuild")
+    return protocol
 
 
 def to_model_input(
