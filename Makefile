@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the import contract: [tool.importlinter] in pyproject.toml
 
 # protocol, methods, hub and analysis need the official annotation files ($$SPLITBENCH_ANNOTATIONS)
 bench: $(STAMP)

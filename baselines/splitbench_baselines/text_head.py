@@ -19,10 +19,18 @@ from typing import Any
 
 import torch
 
-from splitbench.errors import MethodError
-from splitbench.models.prompts import class_embeddings, templates
-from splitbench.models.text import TextEncoder
-from splitbench.protocol import Method, MethodMeta, Needs, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodError,
+    MethodMeta,
+    Needs,
+    NewRows,
+    SplitTask,
+    SubsetContext,
+    TextEncoder,
+    class_embeddings,
+    templates,
+)
 
 CITATION = """@inproceedings{wu2023text4vis,
   title     = {Revisiting Classifier: Transferring Vision-Language Models for Video Recognition},
