@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_hub.py
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_store_open.py
 
 clean:
 	rm -rf $(VENV) splitbench-results .pytest_cache .mypy_cache .ruff_cache
