@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_hub.py
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_store_open.py
+	$(BIN)/python bench/bench_sessions.py
 
 clean:
 	rm -rf $(VENV) splitbench-results .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ from splitbench.protocol import (
     Method,
     MethodMeta,
     Needs,
+    SessionSupport,
     SplitTask,
     SubsetContext,
     TextEncoder,
@@ -118,6 +119,10 @@ class VLMCascade(Method):
     config_class = CascadeConfig
     needs = Needs(text_encoder=True, val_features=True, vlm=True)
     deterministic = True
+    session_support = SessionSupport(
+        note="a cascade re-decides the videos routed to one coarse class and returns "
+        "probabilities, not head rows that a session can stack"
+    )
     config: CascadeConfig
 
     def __init__(self, config: CascadeConfig | None = None) -> None:

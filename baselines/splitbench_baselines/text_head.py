@@ -25,6 +25,7 @@ from splitbench.protocol import (
     MethodMeta,
     Needs,
     NewRows,
+    SessionSupport,
     SplitTask,
     SubsetContext,
     TextEncoder,
@@ -72,6 +73,9 @@ class TextHead(Method):
     config_class = TextHeadConfig
     needs = Needs(text_encoder=True, text_space_head=True)
     deterministic = True
+    session_support = SessionSupport(
+        batch=True, sequential=True, note="rows come from label texts alone"
+    )
     config: TextHeadConfig
 
     def __init__(self, config: TextHeadConfig | None = None) -> None:
