@@ -50,6 +50,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the import contract: [tool.importlinter] in pyproject.toml
 
 # protocol, methods, hub and analysis need the official annotation files ($$SPLITBENCH_ANNOTATIONS)
 bench: $(STAMP)
@@ -58,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_hub.py
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_store_open.py
 	$(BIN)/python bench/bench_sessions.py
 
 clean:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from splitbench.errors import ConfigError
 from splitbench.results.io import atomic_write_text
@@ -30,9 +30,7 @@ from splitbench.results.io import atomic_write_text
 if TYPE_CHECKING:
     from splitbench.benchmarks.model import Benchmark
     from splitbench.evaluation import Evaluation
-    from splitbench.evaluation.facade import EvaluatedMethod
     from splitbench.features.store import FeatureStore
-    from splitbench.models.text import TextEncoder
     from splitbench.protocol.runner import RunReport
 
 SEED_SETS: tuple[str, ...] = ("scripts", "uniform")
@@ -303,32 +301,21 @@ def run_grid(
     benchmark: Benchmark,
     stores: Mapping[str, FeatureStore],
     output_dir: Path,
-    *,
-    device: str = "cpu",
-    overwrite: Literal["only-missing", "always"] = "only-missing",
-    progress: bool = True,
-    targets: Sequence[str] | None = None,
-    text_encoder_factory: Callable[[str], TextEncoder] | None = None,
-    on_run: Callable[[EvaluatedMethod], None] | None = None,
+    **options: Any,
 ) -> GridOutcome:
     """Run every method of ``plan`` through the evaluation facade into ``output_dir``.
 
     Every config is built and every method's needs are checked before any unit runs.
     Interrupted grids resume: each method's finished units are skipped on the next call.
-    ``targets`` restricts the targets (as ``splitbench run --targets``);
-    ``text_encoder_factory`` replaces the text-encoder registry (tests).
 
     Args:
         plan: The resolved grid.
         benchmark: The loaded benchmark (must be ``plan.benchmark``).
         stores: Subset name → feature store.
         output_dir: Root of the result files.
-        device: Torch device for methods that train.
-        overwrite: ``only-missing`` (resume) or ``always``.
-        progress: Show progress bars.
-        targets: Restrict to these targets.
-        text_encoder_factory: Replaces the text-encoder registry.
-        on_run: Called after each method with its run.
+        **options: Passed on to :func:`splitbench.evaluate`: ``targets`` (as ``splitbench
+            run --targets``), ``device``, ``overwrite``, ``progress``,
+            ``text_encoder_factory`` (tests), ``on_run`` (called after each method).
 
     Raises:
         SplitbenchError: for unknown methods, bad configs, unmet needs or stores that do
@@ -354,13 +341,8 @@ def run_grid(
         stores=checked,
         subsets=plan.subsets,
         seeds=plan.seeds,
-        targets=targets,
         output_dir=output_dir,
         registry=registry,
-        device=device,
-        overwrite=overwrite,
-        progress=progress,
-        text_encoder_factory=text_encoder_factory,
-        on_run=on_run,
+        **options,
     )
     return GridOutcome(evaluation, manifest)

@@ -39,12 +39,22 @@ class Registry(Generic[T]):
         kind: What the registry holds, used in messages ("method", "benchmark").
         base: Optional class every resolved entry must subclass (or be an instance of).
         hint: One sentence appended to unknown-name errors (how to add an entry).
+        check: Called with ``(name, resolved object)``; returns a problem (refused as a
+            load error) or None. Methods use it so that the registry key is the method's
+            own name.
     """
 
-    def __init__(self, kind: str, base: type | None = None, hint: str = "") -> None:
+    def __init__(
+        self,
+        kind: str,
+        base: type | None = None,
+        hint: str = "",
+        check: Callable[[str, Any], str | None] | None = None,
+    ) -> None:
         self.kind = kind
         self.base = base
         self.hint = hint
+        self.check = check
         self._entries: dict[str, _Entry] = {}
         self._aliases: dict[str, str] = {}
         self._conflicts: dict[str, list[str]] = {}
@@ -177,6 +187,9 @@ class Registry(Generic[T]):
                     f"{self.kind} {entry.name!r} (from {entry.origin}) resolves to {obj!r}, "
                     f"which is not a {self.base.__name__}"
                 )
+        problem = self.check(entry.name, obj) if self.check is not None else None
+        if problem:
+            raise SplitbenchError(f"{self.kind} {entry.name!r} (from {entry.origin}): {problem}")
         return obj
 
     def _resolve_key(self, name: str) -> str | None:

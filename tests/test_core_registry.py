@@ -119,3 +119,30 @@ def test_build_config_coerces(overrides, field, value):
 def test_build_config_errors(overrides, fragment):
     with pytest.raises(ConfigError, match=fragment):
         build_config(Cfg, overrides)
+
+
+def test_method_entry_point_under_another_name_is_refused_naming_both(tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from splitbench.errors import SplitbenchError
+    from splitbench.evaluation import evaluate
+    from splitbench.protocol import METHODS, Method
+
+    (tmp_path / "renamed_plugin.py").write_text(
+        "from splitbench.protocol import Method, MethodMeta, NewRows\n"
+        "class Halfway(Method):\n"
+        "    meta = MethodMeta('halfway', 'Halfway', 'test', shots=0)\n"
+        "    def edit(self, task, ctx, seed):\n"
+        "        c = task.coarse_index\n"
+        "        return NewRows(ctx.weight[c].repeat(task.k, 1), ctx.bias[c].repeat(task.k))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg: Registry[type[Method]] = Registry("method", base=Method, check=METHODS.check)
+    reg.register("other_name", EntryPoint("other_name", "renamed_plugin:Halfway", "g"))
+    reg.register("halfway", "renamed_plugin:Halfway")
+    with pytest.raises(SplitbenchError) as exc:
+        evaluate(["other_name"], "synthetic", output_dir=tmp_path / "out", registry=reg)
+    msg = str(exc.value)
+    assert "\n" not in msg and "'other_name'" in msg and "'halfway'" in msg
+    assert not (tmp_path / "out").exists()  # refused before any unit
+    assert reg.get("halfway").meta.name == "halfway"  # one name: loads

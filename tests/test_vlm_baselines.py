@@ -5,7 +5,6 @@ unmasked and the masked base model, the VLM's decision)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -117,9 +116,15 @@ def test_cascade_prompts_are_configurable_and_recorded(synthetic, synthetic_stor
 def test_generic_cascade_needs_a_space_and_names_the_available_ones(
     synthetic, synthetic_stores, tmp_path
 ):
-    _, report = run("vlm_cascade", synthetic, synthetic_stores, tmp_path)
-    failed = report.by_status("failed")
-    assert len(failed) == 22 and "no VLM space chosen (has clip, viclip)" in failed[0].error
+    from splitbench.protocol.needs import UnmetNeedsError
+
+    # refused up front, before any unit: one error, no failure records
+    with pytest.raises(
+        UnmetNeedsError,
+        match=r"a choice of VLM space \(--config vlm=NAME; the store has clip, viclip\)",
+    ):
+        run("vlm_cascade", synthetic, synthetic_stores, tmp_path)
+    assert not list(tmp_path.rglob("*.failed.json"))
     _, report = run("vlm_cascade", synthetic, synthetic_stores, tmp_path / "v", vlm="viclip")
     assert len(report.by_status("done")) == 22
     with pytest.raises(DataError, match="no VLM space 'siglip' \\(has clip, viclip\\)"):
@@ -180,13 +185,15 @@ def test_simulated_vlm_knobs():
 
 
 def test_text_head_refuses_a_video_trained_head(synthetic, synthetic_stores, tmp_path):
-    _, report = run("text_head", synthetic, synthetic_stores, tmp_path)
-    failed = report.by_status("failed")
-    assert len(failed) == 22 and not report.by_status("done")
-    assert "text_head needs a base model whose head rows are text embeddings" in failed[0].error
-    assert "\n" not in failed[0].error
-    failure = json.loads(failed[0].path.with_name("seed0.failed.json").read_text())
-    assert "model.head_space" in failure["error"]
+    from splitbench.protocol.needs import UnmetNeedsError
+
+    # refused up front from the declared need, before any unit: one line, no failure records
+    with pytest.raises(UnmetNeedsError) as exc:
+        run("text_head", synthetic, synthetic_stores, tmp_path)
+    msg = str(exc.value)
+    assert "\n" not in msg and "a base head in a text-embedding space" in msg
+    assert "model.head_space" in msg and "no unit was run" in msg
+    assert not list(tmp_path.rglob("*.failed.json"))
 
 
 def test_text_head_on_a_vlm_classifier(synthetic, synthetic_stores, tmp_path):

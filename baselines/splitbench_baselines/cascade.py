@@ -33,19 +33,22 @@ from dataclasses import dataclass
 import torch
 
 from splitbench.benchmarks.official import PAPER_CITATION
-from splitbench.errors import ConfigError
-from splitbench.features.store import FeatureStore
-from splitbench.features.vlm import VLMSpace, vlm_names
-from splitbench.models.prompts import DEFAULT_PROMPTS, class_embeddings, templates
-from splitbench.models.text import TextEncoder
 from splitbench.protocol import (
+    DEFAULT_PROMPTS,
+    ConfigError,
+    FeatureStore,
     Method,
     MethodMeta,
     Needs,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    TextEncoder,
     VideoProbabilities,
+    VLMSpace,
+    class_embeddings,
+    templates,
+    vlm_names,
 )
 
 CITATION = PAPER_CITATION

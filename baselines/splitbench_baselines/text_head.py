@@ -19,17 +19,18 @@ from typing import Any
 
 import torch
 
-from splitbench.errors import MethodError
-from splitbench.models.prompts import class_embeddings, templates
-from splitbench.models.text import TextEncoder
 from splitbench.protocol import (
     Method,
+    MethodError,
     MethodMeta,
     Needs,
     NewRows,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    TextEncoder,
+    class_embeddings,
+    templates,
 )
 
 CITATION = """@inproceedings{wu2023text4vis,

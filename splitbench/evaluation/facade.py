@@ -273,23 +273,13 @@ def evaluate(
             run.unmet = requirement_problems(run.method, store_map)
         (not_applicable if run.unmet else runs).append(run)
 
-    extra: dict[str, Any] = {}
+    options: dict[str, Any] = {"device": device, "overwrite": overwrite, "progress": progress}
+    options.update(on_unit=on_unit, log_samples=log_samples, log_top_k=log_top_k)
     if text_encoder_factory is not None:
-        extra["text_encoder_factory"] = text_encoder_factory
+        options["text_encoder_factory"] = text_encoder_factory
     for run in runs:
         runner = Runner(
-            run.method,
-            bench,
-            store_map,
-            output_dir,
-            method_origin=run.origin,
-            device=device,
-            overwrite=overwrite,
-            progress=progress,
-            on_unit=on_unit,
-            log_samples=log_samples,
-            log_top_k=log_top_k,
-            **extra,
+            run.method, bench, store_map, output_dir, method_origin=run.origin, **options
         )
         run.report = runner.run(chosen, seed_list, targets)
         if on_run is not None:

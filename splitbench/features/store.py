@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from splitbench.atomic import atomic_path, atomic_write_text
 from splitbench.errors import DataError
+from splitbench.features.sharded import ShardedFeatures
 
 STORE_SCHEMA = "splitbench.features/1"
 _DTYPES = {"float16": (np.float16, pa.float16()), "float32": (np.float32, pa.float32())}
@@ -129,12 +130,13 @@ class FeatureSplit:
     Attributes:
         name: Split name.
         videos: Video ids in store order (object array of ``str``).
-        features: ``(n, V, D)`` array (float16 or float32), read-only.
+        features: ``(n, V, D)`` array (float16 or float32), read-only; several shards are
+            a :class:`~splitbench.features.sharded.ShardedFeatures` view, not a copy.
     """
 
     name: str
     videos: np.ndarray
-    features: np.ndarray
+    features: np.ndarray | ShardedFeatures
 
     @cached_property
     def position(self) -> Mapping[str, int]:
@@ -242,7 +244,7 @@ class FeatureStore:
             )
             videos.append(table.column("video").to_numpy(zero_copy_only=False))
         if feats:
-            arr = feats[0] if len(feats) == 1 else np.concatenate(feats)
+            arr = feats[0] if len(feats) == 1 else ShardedFeatures(feats)  # no copy
             vids = np.concatenate(videos).astype(object)
         else:
             arr = np.zeros((0, sm.views, self.meta.dim), dtype=np_dtype)

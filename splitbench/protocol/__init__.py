@@ -1,10 +1,17 @@
-"""The public method API.
+"""The public method API: everything a method plugin imports comes from here.
 
 Subclass :class:`Method` and return :class:`NewRows` or :class:`VideoProbabilities` from
-:meth:`Method.edit`.
+:meth:`Method.edit`. What methods use besides the API is re-exported too, so no plugin
+imports a private module: feature stores and VLM spaces, text encoders, prompt sets and
+class embeddings, support-shot sampling, and the errors a method raises.
 """
 
 from splitbench.core.needs import Needs
+from splitbench.errors import ConfigError, DataError, MethodError
+from splitbench.features.store import FeatureStore
+from splitbench.features.vlm import VLMSpace, vlm_names
+from splitbench.models.prompts import DEFAULT_PROMPTS, class_embeddings, templates
+from splitbench.models.text import TextEncoder
 from splitbench.protocol.api import (
     ENTRY_POINT_GROUP,
     METHODS,
@@ -19,20 +26,35 @@ from splitbench.protocol.api import (
     load_methods,
 )
 from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
 
 __all__ = [
+    "DEFAULT_PROMPTS",
     "ENTRY_POINT_GROUP",
     "METHODS",
+    "SHOT_POLICIES",
+    "ConfigError",
+    "DataError",
     "EditOutput",
+    "FeatureStore",
     "Method",
+    "MethodError",
     "MethodMeta",
     "Needs",
     "NewRows",
     "NoConfig",
     "SessionSupport",
+    "ShotPolicy",
+    "ShotSample",
     "SplitTask",
     "SubsetContext",
+    "TextEncoder",
+    "VLMSpace",
     "VideoProbabilities",
     "build_config",
+    "class_embeddings",
     "load_methods",
+    "sample_shots",
+    "templates",
+    "vlm_names",
 ]

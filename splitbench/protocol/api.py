@@ -219,9 +219,28 @@ class Method(abc.ABC):
         return json_hash(ident, 12)
 
 
+def _one_name(name: str, cls: type[Method]) -> str | None:
+    """Refuse a method registered under another name than its ``meta.name``.
+
+    Result paths and the leaderboard use ``meta.name``; a second name would let the same
+    method's results drop off the board silently.
+    """
+    meta = getattr(cls, "meta", None)
+    own = getattr(meta, "name", None)
+    if not isinstance(own, str):
+        return "has no meta = MethodMeta(...) with a name"
+    if own.strip().lower().replace("-", "_") != name.strip().lower().replace("-", "_"):
+        return (
+            f"the entry point is named {name!r} but the method's meta.name is {own!r}; "
+            f"register it under {own!r} (one name per method)"
+        )
+    return None
+
+
 METHODS: Registry[type[Method]] = Registry(
     "method",
     base=Method,
+    check=_one_name,
     hint=(
         "Methods come from packages that declare an entry point in the group "
         f"'{ENTRY_POINT_GROUP}' (see README, 'Writing a method'), or from --plugin FILE.py."

@@ -69,7 +69,6 @@ class SubsetContext:
         bias: Base head bias ``(C,)``.
         device: Torch device for methods that train.
         resources: Identities of resources used (text encoders), recorded in results.
-        state: Scratch space for methods (e.g. what ``prepare`` computed).
     """
 
     benchmark: Benchmark
@@ -79,7 +78,6 @@ class SubsetContext:
     bias: torch.Tensor
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     resources: dict[str, str] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
     text_encoder_factory: Callable[[str], TextEncoder] = get_text_encoder
     _encoders: dict[str, TextEncoder] = field(default_factory=dict)
     _val: torch.Tensor | None = None

@@ -15,7 +15,6 @@ instead. When a subcategory has fewer ft videos than the shot count, a named pol
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +22,7 @@ from typing import Literal
 import numpy as np
 
 from splitbench.benchmarks.model import SplitTarget, Subset
+from splitbench.core.hashing import seed_from_text
 from splitbench.errors import ConfigError
 
 ShotPolicy = Literal["available", "whole-ft", "strict"]
@@ -76,8 +76,7 @@ def parse_shots(value: int | str) -> int | None:
 
 def _rng(subset: Subset, target: SplitTarget, shots: int | None, seed: int) -> np.random.Generator:
     key = f"{subset.benchmark}|{subset.name}|{target.coarse_index}|{shots}|{seed}"
-    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
-    return np.random.default_rng(np.random.SeedSequence([digest]))
+    return np.random.default_rng(np.random.SeedSequence([seed_from_text(key)]))
 
 
 def sample_shots(

@@ -25,7 +25,6 @@ from typing import Any
 
 import pandas as pd
 
-import splitbench
 from splitbench.benchmarks.model import Benchmark
 from splitbench.errors import ConfigError
 from splitbench.results.aggregate import Cell
@@ -41,6 +40,7 @@ from splitbench.results.leaderboard import (
 )
 from splitbench.results.report import breakdown_tables, ci_table, subcategory_tables
 from splitbench.results.tables import DIGITS, Table, markdown, pct
+from splitbench.version import __version__
 
 README_START = "<!-- splitbench:leaderboard:start -->"
 README_END = "<!-- splitbench:leaderboard:end -->"
@@ -252,7 +252,7 @@ def _header(
         lines += [SIMULATION_BANNER, ""]
     lines += [
         f"Benchmark `{benchmark.name}` v{benchmark.version}, data revision "
-        f"`{benchmark.revision}`, protocol {protocols}, splitbench {splitbench.__version__}. "
+        f"`{benchmark.revision}`, protocol {protocols}, splitbench {__version__}. "
         f"Seeds {', '.join(str(s) for s in seeds)} (deterministic methods run once, with seed "
         f"{seeds[0]}). Regenerate with `splitbench leaderboard build`; each row's command "
         "reproduces it alone, and its config hash identifies the resolved config.",
@@ -342,7 +342,7 @@ def _json(
     return {
         "schema": BOARD_SCHEMA,
         "generated_by": "splitbench leaderboard build",
-        "splitbench_version": splitbench.__version__,
+        "splitbench_version": __version__,
         "simulation": sim,
         "benchmark": {
             "name": benchmark.name,

@@ -161,10 +161,20 @@ def paired_bootstrap_ci(
     deltas: np.ndarray, *, replicates: int = 10000, level: float = DEFAULT_LEVEL, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of paired differences (resampling pairs)."""
+    from scipy import stats
+
     d = np.asarray(deltas, dtype=np.float64)
     if len(d) == 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(np.random.SeedSequence([seed, len(d)]))
-    means = d[rng.integers(0, len(d), size=(replicates, len(d)))].mean(axis=1)
-    lo, hi = np.percentile(means, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+    if len(d) == 1 or np.all(d == d[0]):  # every resample has the same mean
+        return float(d[0]), float(d[0])
+    res = stats.bootstrap(
+        (d,),
+        np.mean,
+        n_resamples=replicates,
+        confidence_level=level,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(np.random.SeedSequence([seed, len(d)])),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -9,8 +9,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-import splitbench
 from splitbench.results.schema import Environment
+from splitbench.version import __version__
 
 _LIBRARIES = ("torch", "numpy", "pyarrow", "sentence-transformers", "open_clip_torch", "datasets")
 
@@ -18,7 +18,7 @@ _LIBRARIES = ("torch", "numpy", "pyarrow", "sentence-transformers", "open_clip_t
 @lru_cache(maxsize=1)
 def git_state() -> tuple[str | None, bool | None]:
     """``(commit, dirty)`` of the splitbench source checkout, or ``(None, None)``."""
-    root = Path(splitbench.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent.parent
     if not (root / ".git").exists():
         return None, None
     try:
@@ -56,7 +56,7 @@ def environment(device: str, deterministic: bool) -> Environment:
     """The current environment as an :class:`Environment` record."""
     commit, dirty = git_state()
     return Environment(
-        splitbench_version=splitbench.__version__,
+        splitbench_version=__version__,
         git_hash=commit,
         git_dirty=dirty,
         python=platform.python_version(),

@@ -128,14 +128,8 @@ class UnitResult(_Model):
     def comparable(self) -> Comparable:
         """The comparability identity (:mod:`splitbench.core.identity`)."""
         u = self.unit
-        return Comparable(
-            benchmark=u.benchmark,
-            benchmark_version=u.benchmark_version,
-            benchmark_revision=u.benchmark_revision,
-            protocol=self.protocol,
-            subset=u.subset,
-            store_key=self.features.store_key,
-        )
+        values = (u.benchmark, u.benchmark_version, u.benchmark_revision, self.protocol)
+        return Comparable(*values, u.subset, self.features.store_key)
 
     @property
     def cell_key(self) -> CellKey:
