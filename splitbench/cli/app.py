@@ -15,6 +15,7 @@ from splitbench.cli.grid import grid as _grid
 from splitbench.cli.hub import hub_app
 from splitbench.cli.leaderboard import leaderboard_app
 from splitbench.cli.rescore import rescore
+from splitbench.cli.vlm import vlm_app
 from splitbench.errors import SplitbenchError
 
 app = typer.Typer(
@@ -312,6 +313,7 @@ app.command("grid")(_grid)
 app.command("rescore")(rescore)
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(hub_app, name="hub")
+app.add_typer(vlm_app, name="vlm")
 
 
 def main() -> None:

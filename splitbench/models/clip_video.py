@@ -109,7 +109,12 @@ class OpenClipVideo:
         model_name: open_clip architecture.
         pretrained: Tag, ``tag=file`` or file.
         options: Device, pooling, batching, trust.
+        quick_gelu: Force QuickGELU on or off (default: from the tag, the model name or a
+            merged file's manifest).
         model_kwargs: Config overrides for ``open_clip.create_model`` (tests only).
+
+    A file written by ``splitbench vlm merge`` (:mod:`splitbench.models.merge`) makes the
+    family ``merged-clip`` and puts the merge's manifest into :meth:`identity`.
     """
 
     family = "clip"
@@ -119,26 +124,30 @@ class OpenClipVideo:
         model_name: str,
         pretrained: str,
         options: VLMOptions | None = None,
+        *,
+        quick_gelu: bool | None = None,
         **model_kwargs: Any,
     ) -> None:
         import open_clip
 
         from splitbench.models.base_model import load_state_strict
         from splitbench.models.checkpoint import read_checkpoint
+        from splitbench.models.merge import merge_identity, read_manifest
 
         options = options or VLMOptions()
         if options.pooling not in POOLINGS:
             raise ConfigError(f"--pooling {options.pooling!r}: expected mean or attention")
-        weights, tag, quick_gelu = resolve_clip_weights(model_name, pretrained)
-        root = logging.getLogger()
-        was = root.disabled
-        root.disabled = True  # open_clip warns about pretrained=None; the weights come next
-        try:
-            model = open_clip.create_model(
-                model_name, pretrained=None, force_quick_gelu=quick_gelu, **model_kwargs
-            )
-        finally:
-            root.disabled = was
+        weights, tag, implied_quick_gelu = resolve_clip_weights(model_name, pretrained)
+        merge = read_manifest(weights)
+        if merge is not None:
+            if merge.model != model_name:
+                raise ConfigError(
+                    f"{weights}: merged {merge.model} weights, not {model_name} (use "
+                    f"merged-clip:{weights})"
+                )
+            implied_quick_gelu = merge.quick_gelu
+        quick_gelu = implied_quick_gelu if quick_gelu is None else quick_gelu
+        model = build_open_clip(model_name, quick_gelu, **model_kwargs)
         contents = read_checkpoint(weights, trust=options.trust)
         state = {
             k: v.float() if v.is_floating_point() else v for k, v in contents.state_dict.items()
@@ -166,6 +175,10 @@ class OpenClipVideo:
         self._kwargs = {k: model_kwargs[k] for k in sorted(model_kwargs)}
         target = f"{tag}={weights}" if tag else str(weights)
         self.spec = f"clip:{model_name}/{tag if tag and pretrained == tag else target}"
+        self.merge = merge_identity(merge) if merge is not None else None
+        if merge is not None:
+            self.family = "merged-clip"
+            self.spec = f"merged-clip:{weights}"
 
     def identity(self) -> dict[str, Any]:
         """Architecture, weights hash, QuickGELU, pooling and normalisation."""
@@ -188,6 +201,9 @@ class OpenClipVideo:
         }
         if self.options.pooling == "attention":
             out["attention_temperature"] = ATTENTION_TEMPERATURE
+        if self.merge is not None:
+            out["family"] = self.family
+            out["merge"] = self.merge
         if self._kwargs:
             out["model_kwargs"] = _jsonable(self._kwargs)
         return out
@@ -263,6 +279,22 @@ class OpenClipVideo:
                 tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
                 outs.append(self._model.encode_text(tokens).float().cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+
+
+def build_open_clip(model_name: str, quick_gelu: bool, **model_kwargs: Any) -> Any:
+    """A randomly initialised open_clip model (weights are loaded next, strictly)."""
+    import open_clip
+
+    root = logging.getLogger()
+    was = root.disabled
+    root.disabled = True  # open_clip warns about pretrained=None; the weights come next
+    try:
+        model = open_clip.create_model(
+            model_name, pretrained=None, force_quick_gelu=quick_gelu, **model_kwargs
+        )
+    finally:
+        root.disabled = was
+    return model
 
 
 def pool_frames(frames: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
