@@ -22,18 +22,20 @@ def finetuned(base: Path, out: Path, seed: int, scale: float = 0.05) -> Path:
     open_clip's training-checkpoint container (``state_dict`` with ``module.`` prefixes)."""
     state = torch.load(base, weights_only=True)
     g = torch.Generator().manual_seed(seed)
-    moved = {
-        f"module.{k}": (v + scale * torch.randn(v.shape, generator=g) if v.is_floating_point() else v)
-        for k, v in state.items()
-    }
+    moved = {}
+    for k, v in state.items():
+        noise = scale * torch.randn(v.shape, generator=g) if v.is_floating_point() else 0
+        moved[f"module.{k}"] = v + noise
     torch.save({"epoch": 3, "name": "ft", "state_dict": moved}, out)
     return out
 
 
 @pytest.fixture()
 def inputs(tiny_clip_file, tmp_path):
-    return tiny_clip_file, finetuned(tiny_clip_file, tmp_path / "ft1.pt", 1), finetuned(
-        tiny_clip_file, tmp_path / "ft2.pt", 2
+    return (
+        tiny_clip_file,
+        finetuned(tiny_clip_file, tmp_path / "ft1.pt", 1),
+        finetuned(tiny_clip_file, tmp_path / "ft2.pt", 2),
     )
 
 

@@ -77,7 +77,7 @@ class SimulatedVLM:
 
 # Chosen so that, as in the paper's SSv2 numbers, the simulated CLIP cascade lands well below
 # modifier retrieval and ViCLIP between them: a modelling choice, not a finding.
-DEFAULT_VLMS = (
+DEFAULT_VLMS: tuple[SimulatedVLM, ...] = (
     SimulatedVLM("clip", noise=0.35, indistinguishability=0.7, temporal_indistinguishability=0.3),
     SimulatedVLM("viclip", noise=0.3, indistinguishability=0.65, temporal_indistinguishability=0.1),
 )

@@ -99,7 +99,9 @@ class MergeManifest:
                 open_clip=str(raw.get("open_clip", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{where}: metadata {MANIFEST_KEY} is not a merge manifest ({exc})")
+            raise DataError(
+                f"{where}: metadata {MANIFEST_KEY} is not a merge manifest ({exc})"
+            ) from None
 
 
 def expand_lambdas(lambdas: Sequence[float], n: int) -> tuple[float, ...]:
@@ -258,9 +260,7 @@ def merge_open_clip(
     return manifest
 
 
-def write_merged(
-    output: Path, state: Mapping[str, torch.Tensor], manifest: MergeManifest
-) -> Path:
+def write_merged(output: Path, state: Mapping[str, torch.Tensor], manifest: MergeManifest) -> Path:
     """Write ``state`` with the manifest in the safetensors metadata (atomically)."""
     from safetensors.torch import save_file
 
