@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -245,26 +245,9 @@ class OpenClipVideo:
         """``(B, V, T, H, W, 3)`` uint8 → unit frame embeddings ``(B, V, T, E)``."""
         if self._model.visual is None:
             raise ConfigError("this CLIP was built text-only")
-        b, v, t, h, w, c = views.shape
-        if c != 3:
-            raise ConfigError(
-                f"expected RGB views with channels last, got shape {tuple(views.shape)}"
-            )
-        images = views.reshape(b * v * t, h, w, c).permute(0, 3, 1, 2)  # (N, 3, H, W)
-        mean = torch.tensor(self.mean, device=images.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(1, 3, 1, 1)
-        out = []
-        step = max(1, self.options.image_batch)
-        with (
-            torch.inference_mode(),
-            torch.autocast(
-                device_type=images.device.type, dtype=dtype, enabled=dtype != torch.float32
-            ),
-        ):
-            for i in range(0, len(images), step):
-                x = images[i : i + step].float().div_(255.0).sub_(mean).div_(std)
-                out.append(self._model.encode_image(x).float())
-        return l2_normalise(torch.cat(out)).reshape(b, v, t, -1)
+        return encode_frames(
+            views, self._model.encode_image, self.mean, self.std, self.options.image_batch, dtype
+        )
 
     def encode_views(self, views: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Unit video embeddings ``(B, V, E)``: frame embeddings pooled over time."""
@@ -279,6 +262,38 @@ class OpenClipVideo:
                 tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
                 outs.append(self._model.encode_text(tokens).float().cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+
+
+def encode_frames(
+    views: torch.Tensor,
+    encode_image: Callable[[torch.Tensor], torch.Tensor],
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Per-frame image embeddings of views: ``(B, V, T, H, W, 3)`` uint8 → ``(B, V, T, E)`` unit.
+
+    Every frame becomes an image ``(3, H, W)`` (channels from the last axis, frames from the
+    time axis), normalised with ``mean``/``std`` on [0, 1] pixels and encoded ``batch`` at a
+    time under autocast to ``dtype``.
+    """
+    b, v, t, h, w, c = views.shape
+    if c != 3:
+        raise ConfigError(f"expected RGB views with channels last, got shape {tuple(views.shape)}")
+    images = views.reshape(b * v * t, h, w, c).permute(0, 3, 1, 2)  # (N, 3, H, W)
+    m = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
+    out = []
+    step = max(1, batch)
+    with (
+        torch.inference_mode(),
+        torch.autocast(device_type=images.device.type, dtype=dtype, enabled=dtype != torch.float32),
+    ):
+        for i in range(0, len(images), step):
+            x = images[i : i + step].float().div_(255.0).sub_(m).div_(s)
+            out.append(encode_image(x).float())
+    return l2_normalise(torch.cat(out)).reshape(b, v, t, -1)
 
 
 def build_open_clip(model_name: str, quick_gelu: bool, **model_kwargs: Any) -> Any:

@@ -101,6 +101,7 @@ VLMS: Registry[Callable[[str, VLMOptions], VideoLanguageModel]] = Registry(
 VLMS.register("clip", "splitbench.models.clip_video:build_clip")
 VLMS.register("viclip", "splitbench.models.viclip:build_viclip")
 VLMS.register("merged-clip", "splitbench.models.merge:build_merged_clip")
+VLMS.register("fgclip", "splitbench.models.fgclip:build_fgclip_vlm")
 
 
 def parse_vlm_spec(spec: str) -> tuple[str, str]:
