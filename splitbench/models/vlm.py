@@ -102,6 +102,7 @@ VLMS.register("clip", "splitbench.models.clip_video:build_clip")
 VLMS.register("viclip", "splitbench.models.viclip:build_viclip")
 VLMS.register("merged-clip", "splitbench.models.merge:build_merged_clip")
 VLMS.register("fgclip", "splitbench.models.fgclip:build_fgclip_vlm")
+VLMS.register("videoprism", "splitbench.models.videoprism:build_videoprism")
 
 
 def parse_vlm_spec(spec: str) -> tuple[str, str]:
