@@ -143,23 +143,10 @@ def task_arithmetic(
     """
     if len(lambdas) != len(finetuned):
         raise ConfigError(f"{len(lambdas)} λs for {len(finetuned)} checkpoints")
+    from splitbench.models.base_model import layout_problems
+
     for name, state in finetuned:
-        missing = [k for k in base if k not in state]
-        extra = [k for k in state if k not in base]
-        shapes = [
-            f"{k} {tuple(state[k].shape)} vs base {tuple(v.shape)}"
-            for k, v in base.items()
-            if k in state and tuple(state[k].shape) != tuple(v.shape)
-        ]
-        problems = [
-            f"{label} {', '.join(items[:3])}{' (+more)' if len(items) > 3 else ''}"
-            for label, items in (
-                ("missing keys", missing),
-                ("unexpected keys", extra),
-                ("shape mismatches", shapes),
-            )
-            if items
-        ]
+        problems = layout_problems(base, state, ref="base")
         if problems:
             raise DataError(
                 f"{name}: not the base's architecture (task arithmetic needs identical keys "
