@@ -37,9 +37,10 @@ def main() -> None:
     import torch
 
     from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.evaluation import evaluate
     from splitbench.protocol import SplitTask, SubsetContext, load_methods
-    from splitbench.protocol.runner import Runner, seed_everything
     from splitbench.protocol.scoring import SubsetScorer, count
+    from splitbench.protocol.unit import seed_everything
 
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
@@ -112,13 +113,15 @@ def main() -> None:
 
         deterministic = False
 
-    runner = Runner(RepeatedMR(), bench, {args.subset: store}, tmp / "results", progress=False)
     t = time.perf_counter()
-    report = runner.run([args.subset], seeds)
+    ev = evaluate(
+        [RepeatedMR()], bench, stores={args.subset: store}, seeds=seeds, output_dir=tmp / "results"
+    )
     wall = time.perf_counter() - t
-    n = len(report.by_status("done"))
+    n = len(ev.produced)
     print(
-        f"full runner, MR × {len(subset.targets)} targets × {len(seeds)} seeds = {n} units "
+        "full pipeline (splitbench.evaluate: run, read back, aggregate), "
+        f"MR × {len(subset.targets)} targets × {len(seeds)} seeds = {n} units "
         f"(results written, text embeddings cached): {wall:.2f} s"
     )
 
