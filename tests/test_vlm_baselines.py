@@ -121,23 +121,31 @@ def test_generic_cascade_needs_a_space_and_names_the_available_ones(
     # refused up front, before any unit: one error, no failure records
     with pytest.raises(
         UnmetNeedsError,
-        match=r"a choice of VLM space \(--config vlm=NAME; the store has clip, viclip\)",
+        match=r"a choice of VLM space \(--config vlm=NAME; the store has clip, fgclip, "
+        r"merged-clip, viclip, videoprism\)",
     ):
         run("vlm_cascade", synthetic, synthetic_stores, tmp_path)
     assert not list(tmp_path.rglob("*.failed.json"))
+    spaces = "clip, fgclip, merged-clip, viclip, videoprism"
     _, report = run("vlm_cascade", synthetic, synthetic_stores, tmp_path / "v", vlm="viclip")
     assert len(report.by_status("done")) == 22
-    with pytest.raises(DataError, match="no VLM space 'siglip' \\(has clip, viclip\\)"):
+    with pytest.raises(DataError, match=f"no VLM space 'siglip' \\(has {spaces}\\)"):
         open_vlm_space(synthetic_stores["A"], "siglip")
 
 
 def test_synthetic_stores_hold_labelled_simulated_vlm_spaces(synthetic_stores):
     for store in synthetic_stores.values():
-        assert vlm_names(store) == ["clip", "viclip"]
+        assert vlm_names(store) == ["clip", "fgclip", "merged-clip", "viclip", "videoprism"]
         space = open_vlm_space(store, "clip")
         assert space.simulation and space.info["text_encoder"] == "minilm"
         assert space.store.meta.model["vlm"]["name"] == "clip"
         assert space.store.meta.splits["val"].count == store.meta.splits["val"].count
+        # the newer spaces reuse the knobs of their kind, with their own noise draws
+        knobs = {n: open_vlm_space(store, n).store.meta.model["vlm"] for n in vlm_names(store)}
+        for twin, kind in (("fgclip", "clip"), ("merged-clip", "clip"), ("videoprism", "viclip")):
+            assert {**knobs[twin], "name": kind} == knobs[kind]
+            a, b = (open_vlm_space(store, n).store.split("val").features[:5] for n in (twin, kind))
+            assert not np.array_equal(a, b)
 
 
 def test_simulated_vlm_knobs():

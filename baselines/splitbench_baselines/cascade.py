@@ -91,6 +91,27 @@ class ViCLIPCascadeConfig(CascadeConfig):
     vlm: str = "viclip"
 
 
+@dataclass(frozen=True)
+class FGCLIPCascadeConfig(CascadeConfig):
+    """Options of the FG-CLIP cascade (``vlm`` defaults to the store's FG-CLIP space)."""
+
+    vlm: str = "fgclip"
+
+
+@dataclass(frozen=True)
+class VideoPrismCascadeConfig(CascadeConfig):
+    """Options of the VideoPrism cascade (``vlm`` defaults to the store's VideoPrism space)."""
+
+    vlm: str = "videoprism"
+
+
+@dataclass(frozen=True)
+class MergedClipCascadeConfig(CascadeConfig):
+    """Options of the merged-CLIP cascade (``vlm`` defaults to the store's merged CLIP)."""
+
+    vlm: str = "merged-clip"
+
+
 @dataclass(eq=False)
 class _Prepared:
     """What ``prepare`` computes once per subset."""
@@ -183,6 +204,9 @@ class VLMCascade(Method):
             "logit_scale": self.config.logit_scale,
             "text_encoder": p.text.identity,
         }
+        merge = p.space.store.meta.model.get("merge")
+        if merge:
+            info["vlm_merge"] = merge  # inputs, their SHA-256 and the λs of a merged model
         return VideoProbabilities(probs=out, info=info)
 
 
@@ -217,3 +241,54 @@ class ViCLIPCascade(VLMCascade):
         citation=CITATION,
     )
     config_class = ViCLIPCascadeConfig
+
+
+class FGCLIPCascade(VLMCascade):
+    """The cascade with FG-CLIP (a CLIP trained for fine-grained alignment, frames pooled)."""
+
+    meta = MethodMeta(
+        name="fgclip_cascade",
+        display_name="FG-CLIP cascade",
+        description="Baseline: the base model routes to the coarse class, FG-CLIP (frame "
+        "embeddings pooled over time) picks the subcategory.",
+        shots=0,
+        kind="cascade",
+        paper="Liu & Doughty, Let's Split Up, ICLR 2026, FG-CLIP baseline (Xie et al., FG-CLIP, "
+        "ICML 2025)",
+        citation=CITATION,
+    )
+    config_class = FGCLIPCascadeConfig
+
+
+class VideoPrismCascade(VLMCascade):
+    """The cascade with VideoPrism-LvT (a factorised space-time video-text encoder)."""
+
+    meta = MethodMeta(
+        name="videoprism_cascade",
+        display_name="VideoPrism cascade",
+        description="Baseline: the base model routes to the coarse class, VideoPrism-LvT picks "
+        "the subcategory.",
+        shots=0,
+        kind="cascade",
+        paper="Liu & Doughty, Let's Split Up, ICLR 2026, VideoPrism baseline (Zhao et al., "
+        "VideoPrism, ICML 2024)",
+        citation=CITATION,
+    )
+    config_class = VideoPrismCascadeConfig
+
+
+class MergedClipCascade(VLMCascade):
+    """The cascade with a task-arithmetic merge of finetuned CLIPs (``splitbench vlm merge``)."""
+
+    meta = MethodMeta(
+        name="merged_clip_cascade",
+        display_name="Merged-CLIP cascade",
+        description="Baseline: the base model routes to the coarse class, a CLIP merged by task "
+        "arithmetic from video-finetuned CLIPs picks the subcategory.",
+        shots=0,
+        kind="cascade",
+        paper="Cascade of Liu & Doughty (ICLR 2026) with a task-arithmetic merged CLIP "
+        "(Ilharco et al., Editing Models with Task Arithmetic, ICLR 2023)",
+        citation=CITATION,
+    )
+    config_class = MergedClipCascadeConfig

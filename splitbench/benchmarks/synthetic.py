@@ -84,9 +84,16 @@ class SimulatedVLM:
 
 # Chosen so that, as in the paper's SSv2 numbers, the simulated CLIP cascade lands well below
 # modifier retrieval and ViCLIP between them: a modelling choice, not a finding.
-DEFAULT_VLMS = (
+DEFAULT_VLMS: tuple[SimulatedVLM, ...] = (
     SimulatedVLM("clip", noise=0.35, indistinguishability=0.7, temporal_indistinguishability=0.3),
     SimulatedVLM("viclip", noise=0.3, indistinguishability=0.65, temporal_indistinguishability=0.1),
+)
+# The paper's other VLM baselines have no statistics of their own to calibrate on, so each takes
+# the knobs of the space of its kind: frame-pooled image encoders (FG-CLIP, a merged CLIP) get
+# CLIP's, the space-time video encoder (VideoPrism) gets ViCLIP's. Only the noise draws differ.
+DEFAULT_VLMS += tuple(
+    dataclasses.replace(DEFAULT_VLMS[kind], name=name)
+    for name, kind in (("fgclip", 0), ("videoprism", 1), ("merged-clip", 0))
 )
 
 

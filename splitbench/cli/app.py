@@ -17,6 +17,7 @@ from splitbench.cli.hub import hub_app
 from splitbench.cli.leaderboard import leaderboard_app
 from splitbench.cli.prepare import prepare_videos
 from splitbench.cli.rescore import rescore
+from splitbench.cli.vlm import vlm_app
 from splitbench.errors import SplitbenchError
 
 app = typer.Typer(
@@ -401,6 +402,7 @@ app.command("build-benchmark")(_build_benchmark)
 app.command("prepare-videos")(prepare_videos)
 app.add_typer(leaderboard_app, name="leaderboard")
 app.add_typer(hub_app, name="hub")
+app.add_typer(vlm_app, name="vlm")
 
 
 INTERRUPTED = "interrupted: finished units are saved; rerun the same command to resume"

@@ -30,6 +30,7 @@ import torch
 from splitbench.errors import ConfigError
 from splitbench.features.extract_plan import ExtractionPlan, RankSlice
 from splitbench.features.extract_run import ExtractReport
+from splitbench.features.sharded import ShardedFeatures
 from splitbench.features.store import FeatureStore, StoreWriter
 
 RANKS_DIR = "ranks"
@@ -134,7 +135,7 @@ def seal(
         s: dict(v) for s, v in writer.meta.extra.get("skipped", {}).items()
     }
     for split in plan.videos:
-        rows: dict[str, tuple[np.ndarray, int]] = {}
+        rows: dict[str, tuple[np.ndarray | ShardedFeatures, int]] = {}
         for st in stores:
             if st.has_split(split):
                 fs = st.split(split)

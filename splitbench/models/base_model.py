@@ -193,10 +193,28 @@ def load_state_strict(
         DataError: one line naming missing keys, unexpected keys and shape mismatches.
     """
     expected = model.state_dict()
+    problems = layout_problems(expected, state)
+    if problems:
+        raise DataError(
+            f"{where}: does not fit the {layout} layout ({len(expected)} keys): "
+            + "; ".join(problems)
+        )
+    model.load_state_dict(dict(state), strict=True, assign=assign)
+
+
+def layout_problems(
+    expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], ref: str = "model"
+) -> list[str]:
+    """How ``state`` departs from ``expected`` by key and shape (empty when it fits).
+
+    Returns:
+        Up to three phrases: missing keys, unexpected keys, shape mismatches (``ref`` names
+        the expected side in the latter).
+    """
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [
-        f"{k} {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        f"{k} {tuple(state[k].shape)} vs {ref} {tuple(v.shape)}"
         for k, v in expected.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
@@ -207,12 +225,7 @@ def load_state_strict(
         problems.append(f"unexpected keys {_first(unexpected)}")
     if shapes:
         problems.append(f"shape mismatches {_first(shapes)}")
-    if problems:
-        raise DataError(
-            f"{where}: does not fit the {layout} layout ({len(expected)} keys): "
-            + "; ".join(problems)
-        )
-    model.load_state_dict(dict(state), strict=True, assign=assign)
+    return problems
 
 
 def _first(items: Sequence[str]) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,12 @@ class OpenClipVideo:
         model_name: open_clip architecture.
         pretrained: Tag, ``tag=file`` or file.
         options: Device, pooling, batching, trust.
+        quick_gelu: Force QuickGELU on or off (default: from the tag, the model name or a
+            merged file's manifest).
         model_kwargs: Config overrides for ``open_clip.create_model`` (tests only).
+
+    A file written by ``splitbench vlm merge`` (:mod:`splitbench.models.merge`) makes the
+    family ``merged-clip`` and puts the merge's manifest into :meth:`identity`.
     """
 
     family = "clip"
@@ -119,26 +124,30 @@ class OpenClipVideo:
         model_name: str,
         pretrained: str,
         options: VLMOptions | None = None,
+        *,
+        quick_gelu: bool | None = None,
         **model_kwargs: Any,
     ) -> None:
         import open_clip
 
         from splitbench.models.base_model import load_state_strict
         from splitbench.models.checkpoint import read_checkpoint
+        from splitbench.models.merge import merge_identity, read_manifest
 
         options = options or VLMOptions()
         if options.pooling not in POOLINGS:
             raise ConfigError(f"--pooling {options.pooling!r}: expected mean or attention")
-        weights, tag, quick_gelu = resolve_clip_weights(model_name, pretrained)
-        root = logging.getLogger()
-        was = root.disabled
-        root.disabled = True  # open_clip warns about pretrained=None; the weights come next
-        try:
-            model = open_clip.create_model(
-                model_name, pretrained=None, force_quick_gelu=quick_gelu, **model_kwargs
-            )
-        finally:
-            root.disabled = was
+        weights, tag, implied_quick_gelu = resolve_clip_weights(model_name, pretrained)
+        merge = read_manifest(weights)
+        if merge is not None:
+            if merge.model != model_name:
+                raise ConfigError(
+                    f"{weights}: merged {merge.model} weights, not {model_name} (use "
+                    f"merged-clip:{weights})"
+                )
+            implied_quick_gelu = merge.quick_gelu
+        quick_gelu = implied_quick_gelu if quick_gelu is None else quick_gelu
+        model = build_open_clip(model_name, quick_gelu, **model_kwargs)
         contents = read_checkpoint(weights, trust=options.trust)
         state = {
             k: v.float() if v.is_floating_point() else v for k, v in contents.state_dict.items()
@@ -166,6 +175,10 @@ class OpenClipVideo:
         self._kwargs = {k: model_kwargs[k] for k in sorted(model_kwargs)}
         target = f"{tag}={weights}" if tag else str(weights)
         self.spec = f"clip:{model_name}/{tag if tag and pretrained == tag else target}"
+        self.merge = merge_identity(merge) if merge is not None else None
+        if merge is not None:
+            self.family = "merged-clip"
+            self.spec = f"merged-clip:{weights}"
 
     def identity(self) -> dict[str, Any]:
         """Architecture, weights hash, QuickGELU, pooling and normalisation."""
@@ -188,6 +201,9 @@ class OpenClipVideo:
         }
         if self.options.pooling == "attention":
             out["attention_temperature"] = ATTENTION_TEMPERATURE
+        if self.merge is not None:
+            out["family"] = self.family
+            out["merge"] = self.merge
         if self._kwargs:
             out["model_kwargs"] = _jsonable(self._kwargs)
         return out
@@ -229,26 +245,9 @@ class OpenClipVideo:
         """``(B, V, T, H, W, 3)`` uint8 → unit frame embeddings ``(B, V, T, E)``."""
         if self._model.visual is None:
             raise ConfigError("this CLIP was built text-only")
-        b, v, t, h, w, c = views.shape
-        if c != 3:
-            raise ConfigError(
-                f"expected RGB views with channels last, got shape {tuple(views.shape)}"
-            )
-        images = views.reshape(b * v * t, h, w, c).permute(0, 3, 1, 2)  # (N, 3, H, W)
-        mean = torch.tensor(self.mean, device=images.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=images.device).view(1, 3, 1, 1)
-        out = []
-        step = max(1, self.options.image_batch)
-        with (
-            torch.inference_mode(),
-            torch.autocast(
-                device_type=images.device.type, dtype=dtype, enabled=dtype != torch.float32
-            ),
-        ):
-            for i in range(0, len(images), step):
-                x = images[i : i + step].float().div_(255.0).sub_(mean).div_(std)
-                out.append(self._model.encode_image(x).float())
-        return l2_normalise(torch.cat(out)).reshape(b, v, t, -1)
+        return encode_frames(
+            views, self._model.encode_image, self.mean, self.std, self.options.image_batch, dtype
+        )
 
     def encode_views(self, views: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Unit video embeddings ``(B, V, E)``: frame embeddings pooled over time."""
@@ -263,6 +262,54 @@ class OpenClipVideo:
                 tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
                 outs.append(self._model.encode_text(tokens).float().cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+
+
+def encode_frames(
+    views: torch.Tensor,
+    encode_image: Callable[[torch.Tensor], torch.Tensor],
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Per-frame image embeddings of views: ``(B, V, T, H, W, 3)`` uint8 → ``(B, V, T, E)`` unit.
+
+    Every frame becomes an image ``(3, H, W)`` (channels from the last axis, frames from the
+    time axis), normalised with ``mean``/``std`` on [0, 1] pixels and encoded ``batch`` at a
+    time under autocast to ``dtype``.
+    """
+    b, v, t, h, w, c = views.shape
+    if c != 3:
+        raise ConfigError(f"expected RGB views with channels last, got shape {tuple(views.shape)}")
+    images = views.reshape(b * v * t, h, w, c).permute(0, 3, 1, 2)  # (N, 3, H, W)
+    m = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
+    out = []
+    step = max(1, batch)
+    with (
+        torch.inference_mode(),
+        torch.autocast(device_type=images.device.type, dtype=dtype, enabled=dtype != torch.float32),
+    ):
+        for i in range(0, len(images), step):
+            x = images[i : i + step].float().div_(255.0).sub_(m).div_(s)
+            out.append(encode_image(x).float())
+    return l2_normalise(torch.cat(out)).reshape(b, v, t, -1)
+
+
+def build_open_clip(model_name: str, quick_gelu: bool, **model_kwargs: Any) -> Any:
+    """A randomly initialised open_clip model (weights are loaded next, strictly)."""
+    import open_clip
+
+    root = logging.getLogger()
+    was = root.disabled
+    root.disabled = True  # open_clip warns about pretrained=None; the weights come next
+    try:
+        model = open_clip.create_model(
+            model_name, pretrained=None, force_quick_gelu=quick_gelu, **model_kwargs
+        )
+    finally:
+        root.disabled = was
+    return model
 
 
 def pool_frames(frames: torch.Tensor, pooling: str = "mean") -> torch.Tensor:

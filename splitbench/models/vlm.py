@@ -8,7 +8,13 @@ A VLM is named by a spec ``family:argument``:
   in a local file) or ``clip:ViT-B-16//data/weights.safetensors`` (any file); see
   :mod:`splitbench.models.clip_video`;
 * ``viclip:<local .pth or .safetensors file>`` (InternVid's ViCLIP, official key names), see
-  :mod:`splitbench.models.viclip`.
+  :mod:`splitbench.models.viclip`;
+* ``merged-clip:<.safetensors file>``: a task-arithmetic merge of open_clip models written by
+  ``splitbench vlm merge``, see :mod:`splitbench.models.merge`;
+* ``fgclip:<checkpoint folder or weights file>`` (FG-CLIP, Hugging Face layout), see
+  :mod:`splitbench.models.fgclip`;
+* ``videoprism:<.npz file>`` (VideoPrism-LvT, the released Flax arrays), see
+  :mod:`splitbench.models.videoprism`.
 
 Every VLM embeds the views of a video into one L2-normalised vector per view and embeds texts
 with its own text tower. Its text tower is also a text encoder, spec ``vlm-text:<VLM spec>``,
@@ -88,10 +94,15 @@ class VideoLanguageModel(Protocol):
 
 VLMS: Registry[Callable[[str, VLMOptions], VideoLanguageModel]] = Registry(
     "video-language model",
-    hint="Specs are clip:<model>/<pretrained tag or weights file> or viclip:<weights file>.",
+    hint="Specs are clip:<model>/<pretrained tag or weights file>, viclip:<weights file>, "
+    "merged-clip:<file from 'splitbench vlm merge'>, fgclip:<checkpoint folder or file> or "
+    "videoprism:<.npz file>.",
 )
 VLMS.register("clip", "splitbench.models.clip_video:build_clip")
 VLMS.register("viclip", "splitbench.models.viclip:build_viclip")
+VLMS.register("merged-clip", "splitbench.models.merge:build_merged_clip")
+VLMS.register("fgclip", "splitbench.models.fgclip:build_fgclip_vlm")
+VLMS.register("videoprism", "splitbench.models.videoprism:build_videoprism")
 
 
 def parse_vlm_spec(spec: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from splitbench.errors import ConfigError
 from splitbench.video.decode import DecodedVideo
 from splitbench.video.views import EvalViews, resize_uint8
 
-VLM_SAMPLERS = ("middle", "mvd", "videomae")
+VLM_SAMPLERS = ("middle", "linspace", "mvd", "videomae")
 RESIZES = ("squash", "short-side")
 
 
@@ -45,14 +45,22 @@ def middle_indices(n: int, frames: int) -> list[int]:
     return idx + [idx[-1]] * (frames - samples)
 
 
+def linspace_indices(n: int, frames: int) -> list[int]:
+    """VideoPrism's demo sampling: ``floor(linspace(0, n, frames, endpoint=False))``."""
+    if n < 1:
+        raise ConfigError("cannot sample frames from a video with no frames")
+    return [int(i) for i in np.linspace(0, n, num=frames, endpoint=False).astype(np.int32)]
+
+
 @dataclass(frozen=True)
 class VLMViews:
     """The views a video-language encoder sees of every val video.
 
     Attributes:
         frames: Frames per view.
-        sampler: ``middle`` (ViCLIP), ``mvd`` or ``videomae`` (the base model's test indices).
-        segments: Temporal views (``middle`` allows 1).
+        sampler: ``middle`` (ViCLIP), ``linspace`` (VideoPrism), ``mvd`` or ``videomae`` (the
+            base model's test indices).
+        segments: Temporal views (``middle`` and ``linspace`` allow 1).
         crops: Spatial crops per temporal view (``squash`` allows 1).
         resize: ``squash`` (whole frame to ``size``×``size``) or ``short-side`` (short side
             to ``short_side``, then ``crops`` squares of ``size``).
@@ -87,8 +95,10 @@ class VLMViews:
             )
         if self.resize not in RESIZES:
             raise ConfigError(f"VLM views: resize {self.resize!r}; expected squash or short-side")
-        if self.sampler == "middle" and self.segments != 1:
-            raise ConfigError("VLM views: the middle sampler takes one temporal view (segments 1)")
+        if self.sampler in ("middle", "linspace") and self.segments != 1:
+            raise ConfigError(
+                f"VLM views: the {self.sampler} sampler takes one temporal view (segments 1)"
+            )
         if self.resize == "squash" and self.crops != 1:
             raise ConfigError("VLM views: squash resizing takes the whole frame (crops 1)")
         if self.resize == "short-side":
@@ -101,13 +111,15 @@ class VLMViews:
             crops=self.crops,
             short_side=self.short_side,
             crop_size=self.size,
-            sampler=self.sampler if self.sampler != "middle" else "mvd",
+            sampler=self.sampler if self.sampler in ("mvd", "videomae") else "mvd",
         )
 
     def indices(self, n: int) -> list[list[int]]:
         """Frame indices per temporal view for a video of ``n`` frames."""
         if self.sampler == "middle":
             return [middle_indices(n, self.frames)]
+        if self.sampler == "linspace":
+            return [linspace_indices(n, self.frames)]
         return self._eval_views().indices(n)
 
     def sample(self, video: DecodedVideo) -> np.ndarray:
