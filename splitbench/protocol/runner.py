@@ -27,6 +27,7 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method, NewRows, VideoProbabilities
 from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.guard import PrivateHead, contained
 from splitbench.protocol.scoring import PROTOCOL_ID, SubsetScorer, count, mask_coarse
 from splitbench.results.io import atomic_write_text, failure_path, unit_path, write_result
 from splitbench.results.provenance import environment
@@ -46,6 +47,7 @@ from splitbench.results.schema import (
     UnitMetrics,
     UnitResult,
 )
+from splitbench.results.validate import finished_result
 
 log = logging.getLogger(__name__)
 OverwriteStrategy = Literal["only-missing", "always"]
@@ -131,6 +133,8 @@ class Runner:
         log_samples: Also write each unit's per-video predictions next to its result
             (:mod:`splitbench.results.samples`); a finished unit without them is rerun.
         log_top_k: Classes kept per video in the per-video log.
+        unit_timeout: Seconds one method call (``prepare`` or ``edit``) may run before its
+            unit fails; None for no limit (:mod:`splitbench.protocol.guard`).
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class Runner:
         on_unit: Callable[[UnitOutcome], None] | None = None,
         log_samples: bool = False,
         log_top_k: int = DEFAULT_TOP_K,
+        unit_timeout: float | None = None,
     ) -> None:
         self.method = method
         self.benchmark = benchmark
@@ -161,6 +166,8 @@ class Runner:
         self.on_unit = on_unit
         self.log_samples = log_samples
         self.log_top_k = log_top_k
+        self.unit_timeout = unit_timeout
+        self._head: PrivateHead | None = None
 
     # -- planning -----------------------------------------------------------------------
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
@@ -193,24 +200,16 @@ class Runner:
         )
 
     def _is_done(self, path: Path, store: FeatureStore) -> bool:
-        if self.overwrite == "always" or not path.is_file():
+        if self.overwrite == "always":
             return False
-        try:
-            raw = json.loads(path.read_text())
-            same = (
-                raw["protocol"] == PROTOCOL_ID
-                and raw["features"]["store_key"] == store.meta.key
-                and raw["unit"]["benchmark_revision"] == self.benchmark.revision
-                and raw["unit"]["config_hash"] == self.method.config_hash()
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return False  # unreadable partial file from an older crash: recompute
-        if not same:
-            raise DataError(
-                f"{path} was produced with another protocol, feature store or annotation "
-                f"revision; use another --output-dir, or --overwrite-strategy always to replace it"
-            )
-        return not self.log_samples or samples_path(path).is_file()
+        found = finished_result(
+            path,
+            protocol=PROTOCOL_ID,
+            store_key=store.meta.key,
+            revision=self.benchmark.revision,
+            config_hash=self.method.config_hash(),
+        )
+        return found is not None and (not self.log_samples or samples_path(path).is_file())
 
     # -- running ------------------------------------------------------------------------
     def run(
@@ -317,6 +316,7 @@ class Runner:
             text_encoder_factory=self.text_encoder_factory,
         )
         scorer = SubsetScorer(ctx.val_features(), ctx.weight, ctx.bias)
+        self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
         return ctx, scorer
 
     def _run_seed(
@@ -334,8 +334,14 @@ class Runner:
         t0 = time.perf_counter()
         seed_everything(seed)
         prepare_error: str | None = None
+        name = self.method.name
         try:
-            self.method.prepare(ctx, seed)
+            contained(
+                lambda: self.method.prepare(ctx, seed),
+                what=f"{name}.prepare",
+                timeout=self.unit_timeout,
+                head=self._head,
+            )
         except Exception as exc:  # a plugin's bug fails its units, not the run
             prepare_error = f"prepare failed: {type(exc).__name__}: {exc}"
             self._record_failure(
@@ -348,7 +354,13 @@ class Runner:
             try:
                 seed_everything(seed)
                 t1 = time.perf_counter()
-                out = self.method.edit(SplitTask(target, subset), ctx, seed)
+                task = SplitTask(target, subset)
+                out = contained(
+                    lambda: self.method.edit(task, ctx, seed),  # noqa: B023 - called at once
+                    what=f"{name}.edit",
+                    timeout=self.unit_timeout,
+                    head=self._head,
+                )
                 t2 = time.perf_counter()
                 probs, info = self._probabilities(out, scorer, ctx, target)
                 preds = probs.argmax(1)
@@ -373,13 +385,14 @@ class Runner:
                     env,
                     Timings(prepare_s=prepare_s, edit_s=t2 - t1, score_s=t3 - t2),
                 )
-                self._write_samples(path, scorer, ctx, target, probs, preds, original)
-                write_result(path, result)
-                outcome = UnitOutcome(subset.name, target, seed, "done", path, result=result)
             except Exception as exc:
                 msg = f"{type(exc).__name__}: {exc}"
                 self._write_failure(path, msg, traceback.format_exc())
                 outcome = UnitOutcome(subset.name, target, seed, "failed", path, error=msg)
+            else:  # writing errors are the disk's, not the method's: they stop the run
+                self._write_samples(path, scorer, ctx, target, probs, preds, original)
+                write_result(path, result)
+                outcome = UnitOutcome(subset.name, target, seed, "done", path, result=result)
             report.outcomes.append(outcome)
             bar.update(1)  # type: ignore[attr-defined]
             if self.on_unit is not None:

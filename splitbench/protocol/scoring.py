@@ -18,54 +18,13 @@ class dominates so much that float32 underflows are recomputed exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from splitbench.core.counts import Counts as Counts  # re-exported: it was defined here
+
 PROTOCOL_ID = "splitbench.protocol/1"
 _TINY = 1e-30  # below this a float32 masked normaliser has lost its precision
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Raw counts from which every metric is recomputed.
-
-    Attributes:
-        equivalent_correct: Equivalent videos predicted as their fine label.
-        equivalent_total: Equivalent videos.
-        unrelated_correct_edited: Unrelated videos the edited model gets right.
-        unrelated_correct_original: Unrelated videos the original model (c masked) gets right.
-        unrelated_changed: Unrelated videos whose prediction differs between the two.
-        unrelated_total: Unrelated videos.
-    """
-
-    equivalent_correct: int
-    equivalent_total: int
-    unrelated_correct_edited: int
-    unrelated_correct_original: int
-    unrelated_changed: int
-    unrelated_total: int
-
-    @property
-    def generality(self) -> float | None:
-        """Fraction in [0, 1]; None without equivalent videos."""
-        if self.equivalent_total == 0:
-            return None
-        return self.equivalent_correct / self.equivalent_total
-
-    @property
-    def locality(self) -> float | None:
-        """Ratio of edited to original accuracy; None when the original gets none right."""
-        if self.unrelated_correct_original == 0:
-            return None
-        return self.unrelated_correct_edited / self.unrelated_correct_original
-
-    @property
-    def mean(self) -> float | None:
-        """(generality + locality) / 2, the paper's Table 4 'Mean'."""
-        g, loc = self.generality, self.locality
-        return None if g is None or loc is None else (g + loc) / 2
 
 
 class SubsetScorer:

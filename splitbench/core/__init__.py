@@ -1,0 +1,1 @@
+"""Pure pieces shared across layers (no torch, no pandas), importable from anywhere."""
