@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from splitbench.cli import options as opt
-from splitbench.cli.common import err, parse_ints, parse_kv, parse_subsets, resolve_stores
+from splitbench.cli.common import err, parse_kv, parse_subsets, resolve_stores
 from splitbench.cli.extract import extract as _extract_command
 from splitbench.cli.grid import grid as _grid
 from splitbench.cli.hub import hub_app
@@ -122,10 +122,20 @@ def run(
             "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
         ),
     ] = 5,
+    unit_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--unit-timeout",
+            help="Seconds one method call (prepare, or one unit's edit) may run before its "
+            "unit fails and the run goes on. Default: no limit.",
+            rich_help_panel="Method",
+        ),
+    ] = None,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
+    from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
     from splitbench.errors import ConfigError
     from splitbench.protocol import build_config, load_methods
     from splitbench.protocol.runner import Runner
@@ -146,7 +156,19 @@ def run(
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
     stores = resolve_stores(bench.name, features, subsets)
-    target_list = [t.strip() for t in targets.split(",")] if targets else None
+    target_list = parse_targets(targets)
+    seed_list = parse_seeds(seeds)
+    check_run_options(
+        bench=bench,
+        subsets=subsets,
+        targets=target_list,
+        device=device,
+        log_top_k=log_top_k,
+        config=instance.config,
+        method=method,
+        unit_timeout=unit_timeout,
+        output_dir=output_dir,
+    )
     runner = Runner(
         instance,
         bench,
@@ -158,8 +180,8 @@ def run(
         progress=not quiet,
         log_samples=log_samples,
         log_top_k=log_top_k,
+        unit_timeout=unit_timeout,
     )
-    seed_list = parse_ints(seeds, "--seeds")
     report = runner.run(subsets, seed_list, target_list)
     done, skipped, failed = (report.by_status(s) for s in ("done", "skipped", "failed"))
     passes = ", ".join(f"{s}: {n}" for s, n in report.backbone_passes.items())
@@ -331,6 +353,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err("interrupted: finished units are saved; rerun the same command to resume")
         sys.exit(130)
+    except OSError as exc:  # unreadable, looping or unwritable paths, a full disk
+        from splitbench.cli.validate import os_error_line
+
+        err(f"error: {os_error_line(exc)}")
+        sys.exit(2)
     except Exception as exc:  # click usage errors
         import click
 

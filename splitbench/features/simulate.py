@@ -37,6 +37,7 @@ from splitbench.benchmarks.synthetic import (
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
 from splitbench.features.vlm import vlm_dir
+from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
 
@@ -108,8 +109,11 @@ def synthetic_stores(config: SyntheticConfig | None = None) -> dict[str, Feature
     """Return the synthetic benchmark's stores, generating them into the cache if needed."""
     config = config or SyntheticConfig()
     root = cache_dir() / "synthetic" / config.key()
-    if not all((root / s / "store.json").is_file() for s in ("A", "B")):
-        _generate_synthetic(config, root)
+    done = lambda: all((root / s / "store.json").is_file() for s in ("A", "B"))  # noqa: E731
+    if not done():
+        with folder_lock(root):  # a second process waits, then finds the finished cache
+            if not done():
+                _generate_synthetic(config, root)
     return {s: FeatureStore(root / s) for s in ("A", "B")}
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +32,7 @@ from pydantic import (
     PositiveInt,
     StringConstraints,
     ValidationError,
+    field_validator,
 )
 
 from splitbench.atomic import atomic_path, atomic_write_text
@@ -102,7 +103,7 @@ class StoreMeta(BaseModel):
     subset: str
     model: dict[str, Any]
     view_protocol: dict[str, Any]
-    dtype: Literal["float16", "float32"]
+    dtype: str
     dim: PositiveInt
     labels: list[str]
     splits: dict[str, SplitMeta] = Field(default_factory=dict)
@@ -111,6 +112,13 @@ class StoreMeta(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
     head_digest: Sha256 | None = None
     schema_: str = Field(default=STORE_SCHEMA, alias="schema")
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        if value not in _DTYPES:
+            raise ValueError(f"dtype {value!r} is not one of {', '.join(_DTYPES)}")
+        return value
 
     @property
     def identity_key(self) -> str:
@@ -249,8 +257,7 @@ class FeatureStore:
         from safetensors.numpy import load
 
         p = self.path / "head.safetensors"
-        if not p.is_file():
-            raise DataError(f"{p}: base head file is missing")
+        _check_readable(p, "base head file")
         data = p.read_bytes()
         if self.meta.head_digest is None:
             note_unverified(self.path, "feature store made before content digests")
@@ -277,6 +284,19 @@ class FeatureStore:
             if row is not None:
                 raise DataError(f"{p}: {name} row {row} ({self.meta.labels[row]!r}) is not finite")
         return w, b
+
+    def verify(self) -> None:
+        """Check every file of the store now: digests, shapes and finite numbers.
+
+        Each file is hashed once per process (see :mod:`splitbench.features.verify`), so a
+        store that was already read costs nothing more.
+
+        Raises:
+            DataError: naming the first damaged file.
+        """
+        self.head()
+        for name in self.meta.splits:
+            self.split(name)
 
     def has_split(self, name: str) -> bool:
         """Whether the store has a split called ``name``."""
@@ -307,8 +327,7 @@ class FeatureStore:
         width = sm.views * self.meta.dim
         for shard in sm.shards:
             p = self.path / shard
-            if not p.is_file():
-                raise DataError(f"{p}: shard listed in store.json is missing")
+            _check_readable(p, "shard listed in store.json")
             if shard in sm.digests:
                 verify_file(p, sm.digests[shard], "shard")
             else:
@@ -456,6 +475,20 @@ def _content_digest(split: FeatureSplit) -> str:
     h.update("\0".join(str(v) for v in split.videos).encode())
     h.update(np.ascontiguousarray(f).data)
     return h.hexdigest()
+
+
+def _check_readable(path: Path, what: str) -> None:
+    """A one-line error for a missing file, or one the OS cannot stat (loops, permissions)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        if not path.is_symlink():
+            raise DataError(f"{path}: {what} is missing") from None
+        raise DataError(f"{path}: {what} is a broken symbolic link") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not path.is_file():
+        raise DataError(f"{path}: {what} is not a file")
 
 
 def _read_shard(path: Path) -> pa.Table:

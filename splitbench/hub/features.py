@@ -48,6 +48,7 @@ from splitbench.hub.folder import (
     written,
 )
 from splitbench.hub.source import parse_hub_ref, resolve_folder
+from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
 FORMAT = "splitbench.hub.features/1"
@@ -216,7 +217,9 @@ def load_hub_features(spec: str | Path, subsets: Sequence[str]) -> dict[str, Fea
             )
         target = root / s
         if not (target / "store.json").is_file():
-            _materialise(where.path, configs, s, available[s], meta_path, target)
+            with folder_lock(target):
+                if not (target / "store.json").is_file():
+                    _materialise(where.path, configs, s, available[s], meta_path, target)
         out[s] = FeatureStore(target)
     return out
 

@@ -286,6 +286,7 @@ class Runner:
                 f"{store.path}: store is for {meta.benchmark} subset {meta.subset}, not "
                 f"{self.benchmark.name} subset {subset.name}"
             )
+        store.verify()  # before resuming: a damaged store must not count as done either
         skipped = store.skipped("val")
         if skipped:
             raise DataError(
