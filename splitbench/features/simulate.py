@@ -109,12 +109,15 @@ def synthetic_stores(config: SyntheticConfig | None = None) -> dict[str, Feature
     """Return the synthetic benchmark's stores, generating them into the cache if needed."""
     config = config or SyntheticConfig()
     root = cache_dir() / "synthetic" / config.key()
-    done = lambda: all((root / s / "store.json").is_file() for s in ("A", "B"))  # noqa: E731
-    if not done():
+    if not _cached(root):
         with folder_lock(root):  # a second process waits, then finds the finished cache
-            if not done():
+            if not _cached(root):
                 _generate_synthetic(config, root)
     return {s: FeatureStore(root / s) for s in ("A", "B")}
+
+
+def _cached(root: Path) -> bool:
+    return all((root / s / "store.json").is_file() for s in ("A", "B"))
 
 
 def _generate_synthetic(config: SyntheticConfig, root: Path) -> None:
