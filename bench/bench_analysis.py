@@ -32,8 +32,8 @@ def main() -> None:
     import torch
 
     from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.evaluation import evaluate
     from splitbench.protocol import load_methods
-    from splitbench.protocol.runner import Runner
     from splitbench.results import load
     from splitbench.results.bootstrap import video_ci
     from splitbench.results.breakdown import per_subcategory
@@ -56,10 +56,11 @@ def main() -> None:
         method = registry.get(name)()
         for log in (False, True):
             out = tmp / ("logged" if log else "plain")
-            runner = Runner(method, bench, stores, out, progress=False, log_samples=log)
             t = time.perf_counter()
-            report = runner.run([args.subset], [0])
-            timings[(name, log)] = (time.perf_counter() - t) / len(report.by_status("done"))
+            ev = evaluate(
+                [method], bench, stores=stores, seeds=[0], output_dir=out, log_samples=log
+            )
+            timings[(name, log)] = (time.perf_counter() - t) / len(ev.produced)
     for name in ("coarse_copy", "modifier_retrieval"):
         print(
             f"{name}: {1000 * timings[(name, False)]:.0f} ms per unit, "

@@ -51,24 +51,25 @@ def run(
     Returns:
         ``(wall seconds, CPU seconds, unit results)``.
     """
-    from splitbench.protocol import build_config, load_methods
-    from splitbench.protocol.runner import Runner
+    from splitbench.evaluation import MethodSpec, evaluate
 
-    cls = load_methods().get(method)
-    runner = Runner(
-        cls(build_config(cls.config_class, overrides or {})),
+    c = time.process_time()
+    ev = evaluate(
+        [MethodSpec(method, overrides or {})],
         bench,
-        {subset: store},
-        Path(tempfile.mkdtemp(dir=space.tmp, prefix="bench-methods-")),
-        progress=False,
+        stores={subset: store},
+        seeds=SEEDS,
+        output_dir=Path(tempfile.mkdtemp(dir=space.tmp, prefix="bench-methods-")),
     )
-    t, c = time.perf_counter(), time.process_time()
-    report = runner.run([subset], SEEDS)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
-    failed = report.by_status("failed")
-    if failed:
-        raise SystemExit(f"{method}: {len(failed)} units failed, e.g. {failed[0].error}")
-    return wall, cpu, [o.result for o in report.outcomes if o.result is not None]
+    cpu = time.process_time() - c
+    report = ev.runs[0].report
+    assert report is not None
+    if ev.failures:
+        raise SystemExit(
+            f"{method}: {len(ev.failures)} units failed, e.g. {ev.failure_lines(1)[0]}"
+        )
+    # the runner's own wall time: the facade's read-back of the results is not the method's
+    return report.wall_s, cpu, [o.result for _, o in ev.produced if o.result is not None]
 
 
 def breakdown(results: list[UnitResult]) -> str:

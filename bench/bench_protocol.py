@@ -3,8 +3,9 @@
 Prints time per scored unit, time for all targets × 3 seeds of modifier retrieval, peak
 memory, what integrity checks cost (store digests and finite checks once per process, the
 per-call plugin containment, the per-result self-check on load), and the backbone-pass
-count (with what a per-job pipeline like the official code's would need). The features are SIMULATED with the official SSv2-Split taxonomy and set sizes
-(24,777 val videos × 6 views × 384); no video is decoded.
+count (with what a per-job pipeline like the official code's would need). The features
+are SIMULATED with the official SSv2-Split taxonomy and set sizes (24,777 val videos × 6
+views × 384); no video is decoded.
 
 Usage:
     python bench/bench_protocol.py [--annotations PATH] [--subset A] [--store DIR]
@@ -38,9 +39,10 @@ def main() -> None:
     import torch
 
     from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.evaluation import evaluate
     from splitbench.protocol import SplitTask, SubsetContext, load_methods
-    from splitbench.protocol.runner import Runner, seed_everything
     from splitbench.protocol.scoring import SubsetScorer, count
+    from splitbench.protocol.unit import seed_everything
 
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
@@ -114,13 +116,15 @@ def main() -> None:
 
         deterministic = False
 
-    runner = Runner(RepeatedMR(), bench, {args.subset: store}, tmp / "results", progress=False)
     t = time.perf_counter()
-    report = runner.run([args.subset], seeds)
+    ev = evaluate(
+        [RepeatedMR()], bench, stores={args.subset: store}, seeds=seeds, output_dir=tmp / "results"
+    )
     wall = time.perf_counter() - t
-    n = len(report.by_status("done"))
+    n = len(ev.produced)
     print(
-        f"full runner, MR × {len(subset.targets)} targets × {len(seeds)} seeds = {n} units "
+        "full pipeline (splitbench.evaluate: run, read back, aggregate), "
+        f"MR × {len(subset.targets)} targets × {len(seeds)} seeds = {n} units "
         f"(results written, text embeddings cached): {wall:.2f} s"
     )
 

@@ -2,7 +2,7 @@
 
 :func:`build_board` runs every registered method (its default config plus the named
 variants it declares, :meth:`splitbench.protocol.Method.leaderboard_configs`) on the
-synthetic benchmark with the ordinary :class:`~splitbench.protocol.runner.Runner`, reusing
+synthetic benchmark through the evaluation facade (:func:`splitbench.evaluate`), reusing
 finished units, and renders the files with :func:`splitbench.results.board.render_board`.
 :func:`write_changed` writes only the files whose content changed. ``splitbench leaderboard
 build`` is a thin wrapper around the two.
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from splitbench.benchmarks.model import Benchmark
-    from splitbench.features.store import FeatureStore
+    from splitbench.evaluation.facade import EvaluatedMethod
     from splitbench.protocol.api import Method
     from splitbench.registry import Registry
     from splitbench.results.aggregate import Cell
@@ -79,65 +79,61 @@ def build_board(
     Raises:
         ConfigError: for no seeds, a broken or ambiguous method, or failed units.
     """
-    from splitbench.benchmarks.catalog import BENCHMARKS, load_benchmark
-    from splitbench.protocol.scoring import PROTOCOL_ID
-    from splitbench.results.aggregate import aggregate
+    from splitbench.evaluation import evaluate
     from splitbench.results.board import render_board
     from splitbench.results.bootstrap import DEFAULT_LEVEL, video_ci
-    from splitbench.results.frame import frame_of
-    from splitbench.results.io import iter_result_files, read_result
 
     if not seeds:
         raise ConfigError("--seeds: give at least one seed")
-    bench = load_benchmark("synthetic")
-    default_stores = BENCHMARKS.get(bench.name).default_stores
-    if default_stores is None:  # the synthetic benchmark always makes its stores
-        raise ConfigError(f"{bench.name} has no default feature stores")
-    stores = dict(default_stores())
+    configured = _configured(registry)
+    by_method = {id(method): entry for entry, method in configured}
 
-    runs, not_applicable = [], []
-    for entry, method in _configured(registry):
-        missing = sorted({m for st in stores.values() for m in method.unmet_requirements(st)})
-        if not missing:
-            runs.append((entry, method))
-        elif entry.variant == "default":
-            not_applicable.append(f"{entry.method} (needs {'; '.join(missing)})")
-    _run_entries(runs, registry, bench, stores, results, seeds, quiet, log)
-    entries = [e for e, _ in runs]
+    def on_run(run: EvaluatedMethod) -> None:
+        report = run.report
+        done = report.by_status("done") if report is not None else []
+        if report is not None and done and not quiet:
+            label = by_method[id(run.method)].label
+            log(f"{label}: ran {len(done)} units in {report.wall_s:.1f} s")
 
-    wanted = {(e.method, e.config_hash): e for e in entries}
-    store_keys = {s: st.meta.key for s, st in stores.items()}
-    paths, loaded = [], []
-    for p in iter_result_files(results):
-        r = read_result(p)
-        u = r.unit
-        e = wanted.get((u.method, u.config_hash))
-        if (
-            e is not None
-            and u.benchmark == bench.name
-            and u.benchmark_revision == bench.revision
-            and r.protocol == PROTOCOL_ID
-            and store_keys.get(u.subset) == r.features.store_key
-            and u.seed in e.seeds(seeds)
-        ):
-            paths.append(p)
-            loaded.append(r)
-    units = frame_of(paths, loaded)
-    cells = aggregate(loaded)
-    labels = {k: e.label for k, e in wanted.items()}
+    ev = evaluate(
+        [method for _, method in configured],
+        "synthetic",
+        seeds=seeds,
+        output_dir=results,
+        registry=registry,
+        progress=not quiet,
+        log_samples=True,
+        unmet="skip",
+        on_run=on_run,
+    )
+    if ev.failures:
+        for line in ev.failure_lines(limit=10):
+            log(line)
+        raise ConfigError(
+            f"{len(ev.failures)} leaderboard units failed (details in the .failed.json files "
+            f"under {results}); the leaderboard files were not written"
+        )
+    entries = [by_method[id(r.method)] for r in ev.runs]
+    not_applicable = [
+        f"{by_method[id(r.method)].method} (needs {'; '.join(sorted(r.unmet))})"
+        for r in ev.not_applicable
+        if by_method[id(r.method)].variant == "default"
+    ]
+    units = ev.units()
+    labels = {(e.method, e.config_hash): e.label for e in entries}
     ci = video_ci(units, replicates=replicates, seed=0, labels=labels)
     board = render_board(
-        name=bench.name,
-        benchmark=bench,
+        name=ev.benchmark.name,
+        benchmark=ev.benchmark,
         entries=entries,
         seeds=seeds,
-        cells=cells,
+        cells=ev.cells,
         units=units,
         ci=ci,
         bootstrap={"replicates": replicates, "level": DEFAULT_LEVEL, "seed": 0},
         not_applicable=not_applicable,
     )
-    return BuiltBoard(board, bench, entries, cells, units, ci)
+    return BuiltBoard(board, ev.benchmark, entries, ev.cells, units, ci)
 
 
 def plan_entries(registry: Registry[type[Method]]) -> list[BoardEntry]:
@@ -188,46 +184,6 @@ def _configured(registry: Registry[type[Method]]) -> list[tuple[BoardEntry, Meth
             )
             out.append((entry, instance))
     return out
-
-
-def _run_entries(
-    runs: list[tuple[BoardEntry, Method]],
-    registry: Registry[type[Method]],
-    bench: Benchmark,
-    stores: Mapping[str, FeatureStore],
-    results: Path,
-    seeds: list[int],
-    quiet: bool,
-    log: Callable[[str], None],
-) -> None:
-    from splitbench.protocol.runner import Runner
-
-    failed = []
-    for e, method in runs:
-        runner = Runner(
-            method,
-            bench,
-            stores,
-            results,
-            method_origin=registry.origin(e.method),
-            progress=not quiet,
-            log_samples=True,
-        )
-        report = runner.run(list(bench.subsets), seeds)
-        done = report.by_status("done")
-        if done and not quiet:
-            log(f"{e.label}: ran {len(done)} units in {report.wall_s:.1f} s")
-        failed += [(e, o) for o in report.by_status("failed")]
-    if failed:
-        for e, o in failed[:10]:
-            log(
-                f"  failed: {e.label} subset {o.subset} target {o.target.coarse_index} "
-                f"seed {o.seed}: {o.error}"
-            )
-        raise ConfigError(
-            f"{len(failed)} leaderboard units failed (details in the .failed.json files under "
-            f"{results}); the leaderboard files were not written"
-        )
 
 
 def write_changed(targets: Mapping[Path, str]) -> list[Path]:

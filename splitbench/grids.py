@@ -2,7 +2,7 @@
 
 A preset names a benchmark, subsets, a list of method runs (registry name + config
 overrides) and the seed sets. :func:`run_grid` runs each method with the ordinary
-:class:`~splitbench.protocol.runner.Runner` into one output folder, so results resume and
+:func:`splitbench.evaluate` facade into one output folder, so results resume and
 aggregate exactly as ``splitbench run`` results do, and writes ``grid-<preset>.json``
 recording the preset, the seed set and every parity switch in force.
 
@@ -22,10 +22,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from splitbench.errors import ConfigError
 from splitbench.results.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from splitbench.benchmarks.model import Benchmark
+    from splitbench.evaluation import Evaluation
+    from splitbench.evaluation.facade import EvaluatedMethod
+    from splitbench.features.store import FeatureStore
+    from splitbench.models.text import TextEncoder
+    from splitbench.protocol.runner import RunReport
 
 SEED_SETS: tuple[str, ...] = ("scripts", "uniform")
 UNIFORM_SEEDS: tuple[int, ...] = (0, 1, 2)
@@ -274,40 +282,45 @@ def write_manifest(plan: GridPlan, output_dir: Path, hashes: Sequence[str]) -> P
 
 @dataclass
 class GridOutcome:
-    """What a grid run did, per method run.
+    """What a grid run did.
 
     Attributes:
-        reports: ``(method, config hash, RunReport)`` per run.
+        evaluation: The evaluation (runs, units, cells) of the grid's methods.
         manifest: The manifest path.
     """
 
-    reports: list[tuple[str, str, Any]] = field(default_factory=list)
-    manifest: Path | None = None
+    evaluation: Evaluation
+    manifest: Path
+
+    @property
+    def reports(self) -> list[tuple[str, str, RunReport | None]]:
+        """``(method, config hash, run report)`` per method run, in grid order."""
+        return [(r.method.name, r.config_hash, r.report) for r in self.evaluation.runs]
 
 
 def run_grid(
     plan: GridPlan,
-    benchmark: Any,
-    stores: Mapping[str, Any],
+    benchmark: Benchmark,
+    stores: Mapping[str, FeatureStore],
     output_dir: Path,
     *,
     device: str = "cpu",
-    overwrite: str = "only-missing",
+    overwrite: Literal["only-missing", "always"] = "only-missing",
     progress: bool = True,
     targets: Sequence[str] | None = None,
-    text_encoder_factory: Callable[[str], Any] | None = None,
-    on_run: Callable[[str, Any], None] | None = None,
+    text_encoder_factory: Callable[[str], TextEncoder] | None = None,
+    on_run: Callable[[EvaluatedMethod], None] | None = None,
 ) -> GridOutcome:
-    """Run every method of ``plan`` with the ordinary runner into ``output_dir``.
+    """Run every method of ``plan`` through the evaluation facade into ``output_dir``.
 
+    Every config is built and every method's needs are checked before any unit runs.
     Interrupted grids resume: each method's finished units are skipped on the next call.
     ``targets`` restricts the targets (as ``splitbench run --targets``);
     ``text_encoder_factory`` replaces the text-encoder registry (tests).
 
     Args:
         plan: The resolved grid.
-        benchmark: The loaded :class:`~splitbench.benchmarks.model.Benchmark` (must be
-            ``plan.benchmark``).
+        benchmark: The loaded benchmark (must be ``plan.benchmark``).
         stores: Subset name → feature store.
         output_dir: Root of the result files.
         device: Torch device for methods that train.
@@ -315,42 +328,39 @@ def run_grid(
         progress: Show progress bars.
         targets: Restrict to these targets.
         text_encoder_factory: Replaces the text-encoder registry.
-        on_run: Called after each method with its run report.
+        on_run: Called after each method with its run.
 
     Raises:
-        SplitbenchError: for unknown methods, bad configs or stores that do not fit.
+        SplitbenchError: for unknown methods, bad configs, unmet needs or stores that do
+            not fit.
     """
-    from splitbench.protocol import build_config, load_methods
-    from splitbench.protocol.runner import Runner
+    from splitbench.evaluation import MethodSpec, evaluate
+    from splitbench.evaluation.facade import resolve_methods
+    from splitbench.protocol import load_methods
+    from splitbench.protocol.needs import require_needs
+    from splitbench.protocol.plan import check_store
 
     if benchmark.name != plan.benchmark:
         raise ConfigError(f"grid planned for {plan.benchmark}, got benchmark {benchmark.name}")
     registry = load_methods()
-    instances = []
-    for method, cfg in plan.runs:  # build every config first: fail before any work
-        cls = registry.get(method)
-        instances.append((method, cls(build_config(cls.config_class, cfg))))
-    for s in plan.subsets:
-        benchmark.subset(s)
-    hashes = [inst.config_hash() for _, inst in instances]
-    outcome = GridOutcome(manifest=write_manifest(plan, output_dir, hashes))
-    extra: dict[str, Any] = {}
-    if text_encoder_factory is not None:
-        extra["text_encoder_factory"] = text_encoder_factory
-    for (method, inst), config_hash in zip(instances, hashes, strict=True):
-        runner = Runner(
-            inst,
-            benchmark,
-            stores,
-            output_dir,
-            method_origin=registry.origin(method),
-            device=device,
-            overwrite=overwrite,  # type: ignore[arg-type]
-            progress=progress,
-            **extra,
-        )
-        report = runner.run(list(plan.subsets), list(plan.seeds), targets)
-        outcome.reports.append((method, config_hash, report))
-        if on_run is not None:
-            on_run(method, report)
-    return outcome
+    runs = resolve_methods([MethodSpec(m, cfg) for m, cfg in plan.runs], registry)
+    checked = {s: check_store(benchmark, benchmark.subset(s), stores) for s in plan.subsets}
+    for run in runs:  # fail before the manifest is written
+        require_needs(run.method, benchmark, checked)
+    manifest = write_manifest(plan, output_dir, [r.config_hash for r in runs])
+    evaluation = evaluate(
+        [r.method for r in runs],
+        benchmark,
+        stores=checked,
+        subsets=plan.subsets,
+        seeds=plan.seeds,
+        targets=targets,
+        output_dir=output_dir,
+        registry=registry,
+        device=device,
+        overwrite=overwrite,
+        progress=progress,
+        text_encoder_factory=text_encoder_factory,
+        on_run=on_run,
+    )
+    return GridOutcome(evaluation, manifest)

@@ -87,6 +87,13 @@ def test_probabilities_from_methods_are_masked():
 
 
 def test_counts_mean_is_arithmetic():
-    c = Counts(3, 4, 9, 10, 1, 12)
+    c = Counts(
+        equivalent_correct=3,
+        equivalent_total=4,
+        unrelated_correct_edited=9,
+        unrelated_correct_original=10,
+        unrelated_changed=1,
+        unrelated_total=12,
+    )
     assert c.generality == 0.75 and c.locality == 0.9
     assert c.mean == pytest.approx((0.75 + 0.9) / 2)

@@ -137,11 +137,8 @@ def run(
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
     from splitbench.errors import ConfigError
+    from splitbench.evaluation import MethodSpec, evaluate
     from splitbench.protocol import build_config, load_methods
-    from splitbench.protocol.runner import Runner
-    from splitbench.results.aggregate import aggregate
-    from splitbench.results.io import load_results
-    from splitbench.results.render import render_leaderboard
 
     if overwrite_strategy not in ("only-missing", "always"):
         raise ConfigError(
@@ -149,32 +146,33 @@ def run(
         )
     registry = load_methods()
     load_plugin_files(plugin or [], registry)
-    method_cls = registry.get(method)
     overrides = read_config_file(config_file) if config_file else {}
     overrides.update(parse_kv(config or []))
-    instance = method_cls(build_config(method_cls.config_class, overrides))
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
-    stores = resolve_stores(bench.name, features, subsets)
-    target_list = parse_targets(targets)
     seed_list = parse_seeds(seeds)
+    target_list = parse_targets(targets)
+    method_cls = registry.get(method)
     check_run_options(
         bench=bench,
         subsets=subsets,
         targets=target_list,
         device=device,
         log_top_k=log_top_k,
-        config=instance.config,
+        config=build_config(method_cls.config_class, overrides),
         method=method,
         unit_timeout=unit_timeout,
         output_dir=output_dir,
     )
-    runner = Runner(
-        instance,
+    ev = evaluate(
+        [MethodSpec(method, overrides)],
         bench,
-        stores,
-        output_dir,
-        method_origin=registry.origin(method),
+        stores=resolve_stores(bench.name, features, subsets),
+        subsets=subsets,
+        seeds=seed_list,
+        targets=target_list,
+        output_dir=output_dir,
+        registry=registry,
         device=device,
         overwrite=overwrite_strategy,  # type: ignore[arg-type]
         progress=not quiet,
@@ -182,33 +180,25 @@ def run(
         log_top_k=log_top_k,
         unit_timeout=unit_timeout,
     )
-    report = runner.run(subsets, seed_list, target_list)
-    done, skipped, failed = (report.by_status(s) for s in ("done", "skipped", "failed"))
+    (run,) = ev.runs
+    report = run.report
+    assert report is not None
     passes = ", ".join(f"{s}: {n}" for s, n in report.backbone_passes.items())
-    simulated = bench.simulation or any(st.meta.simulation for st in stores.values())
-    sim = " (simulated features)" if simulated else ""
+    sim = " (simulated features)" if ev.simulated else ""
     seeds_note = (
         f"; deterministic method, ran seed {report.seeds[0]} only"
-        if instance.deterministic and len(set(seed_list)) > 1
+        if run.method.deterministic and len(set(seed_list)) > 1
         else ""
     )
     err(
-        f"{instance.name}: {len(done)} units computed, {len(skipped)} already done, "
-        f"{len(failed)} failed in {report.wall_s:.1f} s{seeds_note}; backbone passes behind the "
-        f"features: {passes}{sim}"
+        f"{run.method.name}: {len(ev.produced)} units computed, {len(ev.reused)} already done, "
+        f"{len(ev.failures)} failed in {report.wall_s:.1f} s{seeds_note}; backbone passes "
+        f"behind the features: {passes}{sim}"
     )
-    for o in failed:
-        err(
-            f"  failed: subset {o.subset} target {o.target.coarse_index} seed {o.seed}: "
-            f"{o.error} (details: {o.path.with_name(o.path.stem + '.failed.json')})"
-        )
-    results = [
-        r
-        for r in load_results(output_dir)
-        if r.unit.benchmark == bench.name and r.unit.subset in subsets
-    ]
-    print(render_leaderboard(aggregate(results), per_target=per_target))
-    if failed:
+    for line in ev.failure_lines():
+        err(line)
+    print(ev.leaderboard().to_markdown(per_target=per_target))
+    if ev.failures:
         raise typer.Exit(1)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from splitbench.cli import options as opt
 from splitbench.cli.common import err, parse_ints, parse_kv
+
+if TYPE_CHECKING:
+    from splitbench.evaluation.facade import EvaluatedMethod
 
 
 def grid(
@@ -151,17 +154,14 @@ def grid(
     if dry_run:
         return
 
-    def on_run(method: str, report: object) -> None:
-        done, skipped, failed = (report.by_status(s) for s in ("done", "skipped", "failed"))  # type: ignore[attr-defined]
-        err(f"{method}: {len(done)} computed, {len(skipped)} already done, {len(failed)} failed")
-        for o in failed:
-            err(
-                f"  failed: subset {o.subset} target {o.target.coarse_index} seed {o.seed}: "
-                f"{o.error}"
-            )
-
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.common import resolve_stores
+
+    def on_run(run: EvaluatedMethod) -> None:
+        rep = run.report
+        assert rep is not None
+        done, skipped, failed = (rep.by_status(s) for s in ("done", "skipped", "failed"))
+        err(f"{run.label}: {len(done)} computed, {len(skipped)} already done, {len(failed)} failed")
 
     bench = load_benchmark(plan.benchmark, annotations)
     for s in plan.subsets:
@@ -170,19 +170,10 @@ def grid(
     outcome = run_grid(
         plan, bench, stores, output_dir, device=device, progress=not quiet, on_run=on_run
     )
-    from splitbench.results.aggregate import aggregate
-    from splitbench.results.io import load_results
-    from splitbench.results.render import render_leaderboard
-
-    hashes = {h for _, h, _ in outcome.reports}
-    results = [
-        r
-        for r in load_results(output_dir)
-        if r.unit.config_hash in hashes
-        and r.unit.subset in plan.subsets
-        and r.unit.seed in plan.seeds
-    ]
-    print(render_leaderboard(aggregate(results)))
+    ev = outcome.evaluation
+    for line in ev.failure_lines():
+        err(line)
+    print(ev.leaderboard().to_markdown())
     err(f"grid manifest: {outcome.manifest}")
-    if any(rep.by_status("failed") for _, _, rep in outcome.reports):
+    if ev.failures:
         raise typer.Exit(1)

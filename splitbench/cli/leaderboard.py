@@ -198,10 +198,18 @@ def compare(
     level: Annotated[
         float, typer.Option("--level", help="Interval coverage.", rich_help_panel="Statistics")
     ] = 0.95,
+    across_stores: Annotated[
+        bool,
+        typer.Option(
+            "--across-stores",
+            help="Allow different feature stores (base models); they are noted.",
+        ),
+    ] = False,
 ) -> None:
     """Per-target deltas (B − A) with a bootstrap interval and paired tests across targets.
 
-    Refuses results of different protocols, benchmark versions or data revisions.
+    Refuses results of different protocols, benchmark versions, data revisions or feature
+    stores (unless --across-stores).
     """
     _check_format(fmt)
     from splitbench.results import load
@@ -224,6 +232,7 @@ def compare(
         metrics=[m.strip() for m in metrics.split(",") if m.strip()],
         replicates=replicates,
         level=level,
+        across_stores=across_stores,
     )
     sim = " (simulation)" if cmp.a.units["simulation"].any() else ""
     if fmt == "md":

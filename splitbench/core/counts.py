@@ -1,16 +1,11 @@
-"""The raw counts of one unit and the metric rules computed from them (paper-brief §3).
-
-Kept free of torch so that loading and checking results needs no deep-learning stack; the
-scorer (:mod:`splitbench.protocol.scoring`) and the result self-check both use it.
-"""
+"""The raw counts of one unit: the one definition, scored by the protocol and stored in results."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict
 
 
-@dataclass(frozen=True)
-class Counts:
+class UnitCounts(BaseModel):
     """Raw counts from which every metric is recomputed.
 
     Attributes:
@@ -21,6 +16,8 @@ class Counts:
         unrelated_changed: Unrelated videos whose prediction differs between the two.
         unrelated_total: Unrelated videos.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     equivalent_correct: int
     equivalent_total: int
@@ -48,3 +45,11 @@ class Counts:
         """(generality + locality) / 2, the paper's Table 4 'Mean'."""
         g, loc = self.generality, self.locality
         return None if g is None or loc is None else (g + loc) / 2
+
+    @property
+    def changed(self) -> float | None:
+        """Fraction of unrelated videos whose prediction the edit changed (None if none)."""
+        return self.unrelated_changed / self.unrelated_total if self.unrelated_total else None
+
+
+Counts = UnitCounts  # the scorer's name for the same model

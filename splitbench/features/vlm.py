@@ -37,6 +37,7 @@ import torch
 
 from splitbench.atomic import atomic_path
 from splitbench.benchmarks.model import Subset
+from splitbench.core.identity import data_identity
 from splitbench.errors import ConfigError, DataError
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder
@@ -221,11 +222,7 @@ def open_vlm_space(store: FeatureStore, name: str) -> VLMSpace:
         )
     vstore = FeatureStore(store.path / VLM_DIR / chosen)
     m, b = vstore.meta, store.meta
-    if (m.benchmark, m.subset, m.benchmark_revision) != (
-        b.benchmark,
-        b.subset,
-        b.benchmark_revision,
-    ):
+    if data_identity(m) != data_identity(b):
         raise DataError(
             f"{vstore.path}: VLM space is for {m.benchmark}/{m.subset} ({m.benchmark_revision}), "
             f"its store for {b.benchmark}/{b.subset} ({b.benchmark_revision})"

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from splitbench.benchmarks.model import Benchmark, Subset
+from splitbench.core.identity import data_identity, data_key
 from splitbench.errors import DataError
 from splitbench.features.extract import (
     ExtractConfig,
@@ -51,11 +52,7 @@ def base_store_for(benchmark: Benchmark, subset: Subset, store_dir: Path) -> Fea
         )
     store = FeatureStore(store_dir)
     m = store.meta
-    if (m.benchmark, m.subset, m.benchmark_revision) != (
-        benchmark.name,
-        subset.name,
-        benchmark.revision,
-    ):
+    if data_identity(m) != data_key(benchmark.name, benchmark.revision, subset.name):
         raise DataError(
             f"{store_dir}: the store is for {m.benchmark}/{m.subset} ({m.benchmark_revision}), "
             f"not {benchmark.name}/{subset.name} ({benchmark.revision})"

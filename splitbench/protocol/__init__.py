@@ -4,13 +4,13 @@ Subclass :class:`Method` and return :class:`NewRows` or :class:`VideoProbabiliti
 :meth:`Method.edit`.
 """
 
+from splitbench.core.needs import Needs
 from splitbench.protocol.api import (
     ENTRY_POINT_GROUP,
     METHODS,
     EditOutput,
     Method,
     MethodMeta,
-    Needs,
     NewRows,
     NoConfig,
     VideoProbabilities,

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
-import json
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
+from splitbench.core.hashing import json_hash
+from splitbench.core.jsonable import to_jsonable
+from splitbench.core.needs import Needs
 from splitbench.errors import ConfigError
 from splitbench.registry import Registry
 
@@ -62,37 +63,6 @@ class MethodMeta:
     version: str = "1"
     paper: str = ""
     citation: str = ""
-
-
-@dataclass(frozen=True)
-class Needs:
-    """Resources a method declares instead of the core checking method names.
-
-    Attributes:
-        text_encoder: Uses label or modifier texts through a text encoder.
-        support: Reads support (ft-set) features from the store's ``train`` split.
-        val_features: Reads the val features directly (probability-returning methods).
-        vlm: Needs video-language features (a VLM space of the store).
-        text_space_head: Needs a base model whose head rows are text embeddings (a
-            vision-language classifier; ``store.json`` ``model.head_space``).
-    """
-
-    text_encoder: bool = False
-    support: bool = False
-    val_features: bool = False
-    vlm: bool = False
-    text_space_head: bool = False
-
-    def describe(self) -> str:
-        """The needs as a short comma list (for ``splitbench list methods``)."""
-        names = {
-            "text_encoder": "text encoder",
-            "support": "support shots",
-            "val_features": "val features",
-            "vlm": "VLM space",
-            "text_space_head": "text-space head",
-        }
-        return ", ".join(label for key, label in names.items() if getattr(self, key)) or "—"
 
 
 @dataclass(frozen=True)
@@ -201,7 +171,7 @@ class Method(abc.ABC):
         that depend on their config. ``leaderboard build`` leaves out methods with unmet
         requirements and lists them with the reasons.
         """
-        from splitbench.protocol.context import unmet_needs
+        from splitbench.protocol.needs import unmet_needs
 
         return unmet_needs(self.needs, store)
 
@@ -209,18 +179,18 @@ class Method(abc.ABC):
         """The resolved config as plain JSON data."""
         cfg = self.config
         if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-            out: dict[str, Any] = _jsonable(dataclasses.asdict(cfg))
+            out: dict[str, Any] = to_jsonable(dataclasses.asdict(cfg))
             return out
         return {}
 
     def config_hash(self) -> str:
         """Hash of method name, method version and resolved config (12 hex digits)."""
-        blob = json.dumps(
-            {"method": self.meta.name, "version": self.meta.version, "config": self.config_dict()},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        ident = {
+            "method": self.meta.name,
+            "version": self.meta.version,
+            "config": self.config_dict(),
+        }
+        return json_hash(ident, 12)
 
 
 METHODS: Registry[type[Method]] = Registry(
@@ -318,13 +288,3 @@ def _coerce(raw: Any, tp: Any, where: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected {tp.__name__}, got {raw!r}") from None
     return raw
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)

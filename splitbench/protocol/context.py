@@ -13,7 +13,7 @@ from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import DEFAULT_TEXT_ENCODER, TextEncoder, get_text_encoder
-from splitbench.protocol.api import Needs
+from splitbench.protocol.needs import text_head_space
 
 if TYPE_CHECKING:
     from splitbench.features.vlm import VLMSpace
@@ -161,26 +161,3 @@ class SubsetContext:
         split = self.store.split("train")
         rows = split.rows_of([str(v) for v in videos], store=str(self.store.path))
         return torch.from_numpy(np.asarray(split.features[rows], dtype=np.float32))
-
-
-def text_head_space(store: FeatureStore) -> dict[str, Any] | None:
-    """The store's ``model.head_space`` when its head rows are text embeddings, else None."""
-    space = store.meta.model.get("head_space")
-    if isinstance(space, dict) and space.get("kind") == "text":
-        return dict(space)
-    return None
-
-
-def unmet_needs(needs: Needs, store: FeatureStore) -> list[str]:
-    """Declared needs of a method that ``store`` cannot meet, as short phrases.
-
-    Checked from the store alone (no method names): a text-space base head
-    (``model.head_space``) and support features (a ``train`` split). An empty list means the
-    method can run on the store as far as its declarations say.
-    """
-    missing = []
-    if needs.text_space_head and text_head_space(store) is None:
-        missing.append("a base head in a text-embedding space")
-    if needs.support and not store.has_split("train"):
-        missing.append("support-shot features (a train split)")
-    return missing

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from splitbench.core.counts import Counts as Counts  # re-exported: it was defined here
+from splitbench.core.counts import Counts
 
 PROTOCOL_ID = "splitbench.protocol/1"
 _TINY = 1e-30  # below this a float32 masked normaliser has lost its precision

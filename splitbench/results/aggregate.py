@@ -1,6 +1,7 @@
 """Aggregation: mean over targets, then over seeds, ± std over seeds, with coverage.
 
-A *cell* is one (benchmark, version, revision, subset, feature store, method, config). A cell
+A *cell* is one (benchmark, version, revision, protocol, subset, feature store, method,
+config): :data:`splitbench.core.identity.CELL_FIELDS`. A cell
 is complete when every seed that appears has a result for every target of the subset;
 incomplete cells get no averages (a partial average is not comparable to a full one).
 Results with different protocol ids are never put in one cell.
@@ -18,19 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from splitbench.core.identity import CELL_FIELDS
 from splitbench.results.schema import UnitResult
 
 METRICS = ("generality", "locality", "mean", "changed")
-CELL_KEYS = [
-    "benchmark",
-    "benchmark_version",
-    "benchmark_revision",
-    "protocol",
-    "subset",
-    "store_key",
-    "method",
-    "config_hash",
-]
+CELL_KEYS = list(CELL_FIELDS)  # the cell identity, defined once in splitbench.core.identity
 
 
 def to_frame(results: Sequence[UnitResult]) -> pd.DataFrame:
@@ -70,8 +63,7 @@ def to_frame(results: Sequence[UnitResult]) -> pd.DataFrame:
 
 def changed_fraction(result: UnitResult) -> float | None:
     """Fraction of the unrelated videos whose prediction the edit changed (None if none)."""
-    c = result.counts
-    return c.unrelated_changed / c.unrelated_total if c.unrelated_total else None
+    return result.counts.changed
 
 
 @dataclass

@@ -31,8 +31,15 @@ from splitbench.errors import ConfigError
 from splitbench.results.aggregate import Cell
 from splitbench.results.breakdown import by_k, by_split_type, per_subcategory, split_type_table
 from splitbench.results.frame import target_means
-from splitbench.results.render import SIMULATION_BANNER, sort_cells
-from splitbench.results.report import METRIC_HEADERS, breakdown_tables, ci_table, subcategory_tables
+from splitbench.results.leaderboard import (
+    BOARD_COLUMNS,
+    METRIC_HEADERS,
+    NOTE,
+    SIMULATION_BANNER,
+    LeaderboardTable,
+    sort_cells,
+)
+from splitbench.results.report import breakdown_tables, ci_table, subcategory_tables
 from splitbench.results.tables import DIGITS, Table, markdown, pct
 
 README_START = "<!-- splitbench:leaderboard:start -->"
@@ -162,14 +169,18 @@ def render_board(
     tm = target_means(units, labels)
     for subset in sorted({str(c.key["subset"]) for c in ordered}):
         sub_cells = [c for c in ordered if c.key["subset"] == subset]
-        table = _main_table(sub_cells, by_key, benchmark.name, seeds)
+        table = LeaderboardTable(
+            sub_cells,
+            labels,
+            lambda c: by_key[(c.method, c.config_hash)].command(
+                benchmark.name, str(c.key["subset"]), seeds
+            ),
+        ).frame(BOARD_COLUMNS)
         store = ", ".join(sorted({f"`{c.key['store_key']}`" for c in sub_cells}))
         title = f"Subset {subset}{' (simulation)' if sim else ''}"
         body = [
             "",
-            f"Features {store}. Mean over targets, then over seeds (± std over seeds), in "
-            "percent; Mean = (G + L) / 2; Changed = percent of unrelated videos whose "
-            "prediction the edit changed (EasyEdit's locality is 100 − Changed).",
+            f"Features {store}. {NOTE}",
             "",
             markdown(table),
             "",
@@ -248,31 +259,6 @@ def _header(
         "",
     ]
     return lines
-
-
-def _main_table(
-    cells: Sequence[Cell],
-    by_key: Mapping[tuple[str, str], BoardEntry],
-    bench: str,
-    seeds: Sequence[int],
-) -> pd.DataFrame:
-    rows = []
-    for c in cells:
-        e = by_key[(c.method, c.config_hash)]
-        rows.append(
-            {
-                "Method": e.label,
-                "Shots": "—" if c.shots is None else str(c.shots),
-                **{
-                    METRIC_HEADERS[m]: pct(getattr(c, m), std=getattr(c, f"{m}_std"))
-                    for m in METRIC_HEADERS
-                },
-                "Targets × seeds": c.coverage + ("" if c.complete else " (incomplete)"),
-                "Config": f"`{c.config_hash}`",
-                "Command": f"`{e.command(bench, str(c.key['subset']), seeds)}`",
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def _label_order(cells: Sequence[Cell], labels: Mapping[tuple[str, str], str]) -> list[str]:

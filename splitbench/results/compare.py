@@ -6,8 +6,11 @@ Per subset (and pooled over subsets when there are several) the comparison repor
 difference B − A, a percentile bootstrap interval of it (resampling targets), the Wilcoxon
 signed-rank test and the sign test.
 
-Runs are comparable only when they share the protocol id, the benchmark, its version and
-its data revision; anything else is refused with one line naming the field that differs.
+Runs are comparable only when they share the comparability identity
+(:data:`splitbench.core.identity.COMPARABLE_FIELDS`: protocol id, benchmark, version, data
+revision and, per subset, the feature store); anything else is refused with one line naming
+the field that differs. ``across_stores=True`` (``--across-stores``) allows different
+feature stores, for comparing base models, and notes them.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from splitbench.core.identity import COMPARABLE_FIELDS
 from splitbench.errors import ConfigError, SplitbenchError
 from splitbench.results.aggregate import METRICS
 from splitbench.results.bootstrap import DEFAULT_LEVEL, paired_bootstrap_ci
 
-COMPARABLE_FIELDS = ("protocol", "benchmark", "benchmark_version", "benchmark_revision")
 TIE = 1e-12
 
 
@@ -89,25 +92,47 @@ def select(df: pd.DataFrame, run: Path, name: str, method: str | None) -> Select
     return Selection(name, run, pairs[0][0], pairs[0][1], sel)
 
 
-def check_comparable(a: Selection, b: Selection) -> None:
-    """Refuse to compare across protocols, benchmarks, versions or data revisions.
+def check_comparable(a: Selection, b: Selection, *, across_stores: bool = False) -> None:
+    """Refuse to compare results that are not comparable (:mod:`splitbench.core.identity`).
+
+    Each side must be one comparability identity per subset, and the two sides must agree
+    on it for every subset they share: protocol, benchmark, version, data revision and
+    feature store. ``across_stores`` allows different feature stores (base models); the
+    comparison then notes them.
 
     Raises:
         IncomparableError: one line naming the field that differs.
     """
-    for field in COMPARABLE_FIELDS:
-        for s in (a, b):
-            values = sorted({str(v) for v in s.units[field]})
-            if len(values) > 1:
+    fields = [f for f in COMPARABLE_FIELDS if not (across_stores and f == "store_key")]
+    ids = [_identities(s, fields) for s in (a, b)]
+    for subset in sorted(set(ids[0]) & set(ids[1])):
+        for field, va, vb in zip(fields, ids[0][subset], ids[1][subset], strict=True):
+            if va != vb:
+                raise IncomparableError(
+                    f"cannot compare: {field} differs (A {a.label}: {va!r}, B {b.label}: {vb!r})"
+                    + (
+                        "; pass --across-stores to compare different base models"
+                        if field == "store_key"
+                        else ""
+                    )
+                )
+
+
+def _identities(s: Selection, fields: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Subset → the side's identity values there (one value per field, or refused)."""
+    out = {}
+    for subset, g in s.units.groupby("subset", sort=True):
+        values = []
+        for field in fields:
+            found = sorted({str(v) for v in g[field]})
+            if len(found) > 1:
                 raise IncomparableError(
                     f"cannot compare: run {s.name} ({s.label}) mixes {field} values "
-                    f"{', '.join(map(repr, values))}"
+                    f"{', '.join(map(repr, found))}"
                 )
-        va, vb = str(a.units[field].iloc[0]), str(b.units[field].iloc[0])
-        if va != vb:
-            raise IncomparableError(
-                f"cannot compare: {field} differs (A {a.label}: {va!r}, B {b.label}: {vb!r})"
-            )
+            values.append(found[0])
+        out[str(subset)] = tuple(values)
+    return out
 
 
 @dataclass
@@ -144,6 +169,7 @@ def compare(
     replicates: int = 10000,
     level: float = DEFAULT_LEVEL,
     seed: int = 0,
+    across_stores: bool = False,
 ) -> Comparison:
     """Pair two selections by target and test the differences.
 
@@ -153,7 +179,7 @@ def compare(
     """
     from scipy import stats
 
-    check_comparable(a, b)
+    check_comparable(a, b, across_stores=across_stores)
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ConfigError(f"unknown metric {bad[0]!r}; expected some of {', '.join(METRICS)}")

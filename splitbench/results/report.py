@@ -13,17 +13,10 @@ import pandas as pd
 from splitbench.results.aggregate import Cell
 from splitbench.results.breakdown import order_split_types
 from splitbench.results.compare import Comparison
-from splitbench.results.render import sort_cells
+from splitbench.results.leaderboard import METRIC_HEADERS, SIM, LeaderboardTable
 from splitbench.results.tables import Table, pct, pct_ci
 
-METRIC_HEADERS = {
-    "generality": "Generality ↑",
-    "locality": "Locality ↑",
-    "mean": "Mean ↑",
-    "changed": "Changed ↓",
-}
 SHORT = {"generality": "G", "locality": "L", "mean": "Mean", "changed": "Chg"}
-SIM = " (simulation)"
 
 
 def cell_label(c: Cell, labels: Mapping[tuple[str, str], str] | None) -> str:
@@ -35,45 +28,7 @@ def cells_table(
     cells: Sequence[Cell], labels: Mapping[tuple[str, str], str] | None = None
 ) -> Table:
     """All cells in one table (subset as a column), best mean first within a subset."""
-    rows, data = [], []
-    for c in sort_cells(cells):
-        rows.append(
-            {
-                "Benchmark": f"{c.key['benchmark']}{SIM if c.simulation else ''}",
-                "Subset": c.key["subset"],
-                "Method": cell_label(c, labels),
-                "Shots": "—" if c.shots is None else str(c.shots),
-                "Config": c.config_hash,
-                **{
-                    METRIC_HEADERS[m]: pct(getattr(c, m), std=getattr(c, f"{m}_std"))
-                    for m in METRIC_HEADERS
-                },
-                "Targets × seeds": c.coverage + ("" if c.complete else " (incomplete)"),
-            }
-        )
-        data.append(
-            {
-                **{k: v for k, v in c.key.items()},
-                "label": cell_label(c, labels),
-                "shots": c.shots,
-                "simulation": c.simulation,
-                "config": c.config,
-                "n_targets": c.n_targets,
-                "seeds": c.seeds,
-                "complete": c.complete,
-                **{m: getattr(c, m) for m in METRIC_HEADERS},
-                **{f"{m}_std": getattr(c, f"{m}_std") for m in METRIC_HEADERS},
-                "notes": c.notes,
-            }
-        )
-    return Table(
-        "Leaderboard",
-        pd.DataFrame(rows),
-        pd.DataFrame(data),
-        note="Mean over targets, then over seeds (± std over seeds), in percent; "
-        "Mean = (G + L) / 2; Changed = percent of unrelated videos whose prediction the edit "
-        "changed (EasyEdit's locality is 100 − Changed).",
-    )
+    return LeaderboardTable(cells, labels).to_table()
 
 
 def ci_table(

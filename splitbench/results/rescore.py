@@ -2,7 +2,7 @@
 
 For each unit result that has a ``seed<S>.samples.parquet`` next to it, the raw counts are
 recounted from the logged predictions and the metrics recomputed with the scorer's own
-formulas (:class:`splitbench.protocol.scoring.Counts`). The rescored results can be
+formulas (:class:`splitbench.core.counts.Counts`). The rescored results can be
 aggregated like the originals, and every difference from the stored numbers is reported.
 """
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from splitbench.errors import DataError
-from splitbench.protocol.scoring import Counts
 from splitbench.results.aggregate import changed_fraction
 from splitbench.results.io import read_results_folder
 from splitbench.results.samples import counts_from_samples, read_samples, samples_path
@@ -49,8 +48,7 @@ def rescore_unit(result: UnitResult, samples: Path) -> tuple[UnitResult, list[st
             f"result for {result.unit.target_index} with k={result.unit.k}"
         )
     counts = counts_from_samples(df)
-    c = Counts(**counts.model_dump())
-    metrics = UnitMetrics(generality=c.generality, locality=c.locality, mean=c.mean)
+    metrics = UnitMetrics(generality=counts.generality, locality=counts.locality, mean=counts.mean)
     rescored = result.model_copy(update={"counts": counts, "metrics": metrics})
     diffs = []
     for name, stored, new in (

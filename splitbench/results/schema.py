@@ -11,6 +11,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from splitbench.core.counts import UnitCounts
+from splitbench.core.identity import CellKey, Comparable
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Environment",
+    "FeatureProvenance",
+    "MetricMeta",
+    "Timings",
+    "UnitCounts",
+    "UnitIdentity",
+    "UnitMetrics",
+    "UnitResult",
+]
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -30,17 +45,6 @@ class MetricMeta(_Model):
     protocol: str
     scorer: str
     comparable_group: str
-
-
-class UnitCounts(_Model):
-    """Raw counts (see :class:`splitbench.protocol.scoring.Counts`)."""
-
-    equivalent_correct: int
-    equivalent_total: int
-    unrelated_correct_edited: int
-    unrelated_correct_original: int
-    unrelated_changed: int
-    unrelated_total: int
 
 
 class UnitMetrics(_Model):
@@ -119,3 +123,21 @@ class UnitResult(_Model):
     method_info: dict[str, Any] = Field(default_factory=dict)
     environment: Environment
     timings: Timings
+
+    @property
+    def comparable(self) -> Comparable:
+        """The comparability identity (:mod:`splitbench.core.identity`)."""
+        u = self.unit
+        return Comparable(
+            benchmark=u.benchmark,
+            benchmark_version=u.benchmark_version,
+            benchmark_revision=u.benchmark_revision,
+            protocol=self.protocol,
+            subset=u.subset,
+            store_key=self.features.store_key,
+        )
+
+    @property
+    def cell_key(self) -> CellKey:
+        """The cell this result is averaged into: comparable, same method and config."""
+        return CellKey(self.comparable, self.unit.method, self.unit.config_hash)

@@ -13,9 +13,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from splitbench.core.counts import Counts
 from splitbench.errors import DataError
-from splitbench.results.aggregate import CELL_KEYS
 from splitbench.results.schema import UnitResult
 
 _TOL = 1e-9
@@ -42,7 +40,7 @@ def check_result(result: UnitResult, where: Path | str) -> None:
                 f"{where}: counts.{part} = {getattr(c, part)} exceeds counts.{total} = "
                 f"{getattr(c, total)}"
             )
-    want = Counts(**c.model_dump())
+    want = c  # the counts model carries the metric rules (splitbench.core.counts)
     for name in ("generality", "locality", "mean"):
         stored: float | None = getattr(result.metrics, name)
         expected: float | None = getattr(want, name)
@@ -61,18 +59,8 @@ def check_result(result: UnitResult, where: Path | str) -> None:
 
 
 def unit_identity(result: UnitResult) -> tuple[object, ...]:
-    """What makes two results the same unit: the comparability identity, target and seed."""
-    row = {
-        "benchmark": result.unit.benchmark,
-        "benchmark_version": result.unit.benchmark_version,
-        "benchmark_revision": result.unit.benchmark_revision,
-        "protocol": result.protocol,
-        "subset": result.unit.subset,
-        "store_key": result.features.store_key,
-        "method": result.unit.method,
-        "config_hash": result.unit.config_hash,
-    }
-    return (*(row[k] for k in CELL_KEYS), result.unit.target_key, result.unit.seed)
+    """What makes two results the same unit: the cell, the target and the seed."""
+    return (result.cell_key, result.unit.target_key, result.unit.seed)
 
 
 def check_unique(paths: Sequence[Path], results: Sequence[UnitResult]) -> None:
@@ -93,39 +81,22 @@ def check_unique(paths: Sequence[Path], results: Sequence[UnitResult]) -> None:
             )
 
 
-def finished_result(
-    path: Path, *, protocol: str, store_key: str, revision: str, config_hash: str
-) -> UnitResult | None:
-    """The valid result at ``path`` that a resumed run may skip, or None when there is none.
+def read_for_resume(path: Path) -> UnitResult:
+    """Read a result that a resumed run may skip.
 
     Every kind of damage (unreadable, truncated, failing the schema, a future schema
     version, metrics that disagree with the counts) is treated the same way: refused with
     one line naming the file, never silently recomputed or counted as done.
 
     Raises:
-        DataError: for a damaged result, or one made with another protocol, store,
-            annotation revision or config.
+        DataError: for a damaged result.
     """
     from splitbench.results.io import read_result
 
-    if not path.is_file():
-        return None
     try:
-        result = read_result(path)
+        return read_result(path)
     except DataError as exc:
         raise DataError(
             f"{exc}; delete that file to recompute the unit, or rerun with "
             f"--overwrite-strategy always"
         ) from None
-    same = (
-        result.protocol == protocol
-        and result.features.store_key == store_key
-        and result.unit.benchmark_revision == revision
-        and result.unit.config_hash == config_hash
-    )
-    if not same:
-        raise DataError(
-            f"{path} was produced with another protocol, feature store or annotation "
-            f"revision; use another --output-dir, or --overwrite-strategy always to replace it"
-        )
-    return result

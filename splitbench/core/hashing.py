@@ -1,0 +1,53 @@
+"""The one hashing helper: SHA-256 of bytes, text, canonical JSON and files.
+
+Config hashes, store keys, content hashes, per-unit RNG streams and weight-file digests all
+go through these functions, so "the same input" means the same digest everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from splitbench.core.jsonable import canonical_json
+
+_BLOCK = 1 << 20
+
+
+def sha256_hex(data: bytes | str, digits: int | None = None) -> str:
+    """Hex SHA-256 of ``data`` (text is UTF-8 encoded), optionally cut to ``digits``."""
+    raw = data.encode() if isinstance(data, str) else data
+    digest = hashlib.sha256(raw).hexdigest()
+    return digest if digits is None else digest[:digits]
+
+
+def json_hash(obj: Any, digits: int | None = None) -> str:
+    """Hex SHA-256 of the canonical JSON of ``obj`` (:func:`.canonical_json`)."""
+    return sha256_hex(canonical_json(obj), digits)
+
+
+def seed_from_text(text: str) -> int:
+    """A 64-bit integer derived from ``text`` (seeds deterministic RNG streams)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_BLOCK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def files_sha256(items: Iterable[tuple[str, Path]]) -> str:
+    """Hex SHA-256 over ``(name, file)`` pairs: each name, a NUL, then the file's bytes."""
+    h = hashlib.sha256()
+    for name, path in items:
+        h.update(name.encode() + b"\0")
+        with open(path, "rb") as f:
+            while chunk := f.read(_BLOCK):
+                h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,175 @@
+"""Executing one unit: check the method's output, score it, build the result.
+
+The scoring is the same for every method (:mod:`splitbench.protocol.scoring`): whatever
+``edit`` returns is turned into probabilities over Y', the coarse column masked, and counted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from splitbench.benchmarks.model import Benchmark, SplitTarget
+from splitbench.core.counts import Counts
+from splitbench.core.jsonable import to_jsonable
+from splitbench.errors import MethodError
+from splitbench.features.store import FeatureStore
+from splitbench.protocol.api import Method, NewRows, VideoProbabilities
+from splitbench.protocol.context import SubsetContext
+from splitbench.protocol.scoring import PROTOCOL_ID, SubsetScorer, count, mask_coarse
+from splitbench.results.schema import (
+    Environment,
+    FeatureProvenance,
+    MetricMeta,
+    Timings,
+    UnitIdentity,
+    UnitMetrics,
+    UnitResult,
+)
+
+METRIC_META = {
+    "generality": MetricMeta(
+        protocol=PROTOCOL_ID,
+        scorer="accuracy_equivalent_fine_labels",
+        comparable_group="generality/masked-view-mean",
+    ),
+    "locality": MetricMeta(
+        protocol=PROTOCOL_ID,
+        scorer="accuracy_ratio_unrelated_ground_truth_coarse_masked",
+        comparable_group="locality/gt-accuracy-ratio",
+    ),
+    "mean": MetricMeta(
+        protocol=PROTOCOL_ID,
+        scorer="arithmetic_mean_generality_locality",
+        comparable_group="mean/(g+l)/2",
+    ),
+}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (called before every prepare and edit)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A scored edit: probabilities over Y', predictions, the original's, and the counts."""
+
+    probs: torch.Tensor
+    preds: torch.Tensor
+    original: torch.Tensor
+    counts: Counts
+    info: dict[str, object]
+
+
+def probabilities(
+    method: Method, out: object, scorer: SubsetScorer, ctx: SubsetContext, target: SplitTarget
+) -> tuple[torch.Tensor, dict[str, object]]:
+    """Probabilities over Y' (coarse column zero) that the prediction is the argmax of.
+
+    Raises:
+        MethodError: for output of the wrong type, shape or with non-finite values.
+    """
+    k, d, c = target.k, ctx.dim, ctx.num_classes
+    if isinstance(out, NewRows):
+        w, b = out.weight.detach().float().cpu(), out.bias.detach().float().cpu()
+        if tuple(w.shape) != (k, d) or tuple(b.shape) != (k,):
+            raise MethodError(
+                f"{method.name} returned rows of shape {tuple(w.shape)} and bias "
+                f"{tuple(b.shape)}; target {target.coarse_index} needs ({k}, {d}) and ({k},)"
+            )
+        if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+            raise MethodError(f"{method.name} returned non-finite head rows")
+        return scorer.probabilities(target.coarse_index, scorer.new_logits(w, b)), dict(out.info)
+    if isinstance(out, VideoProbabilities):
+        p = out.probs.detach().float().cpu()
+        n = len(ctx.subset.val)
+        if tuple(p.shape) != (n, c + k):
+            raise MethodError(
+                f"{method.name} returned probabilities of shape {tuple(p.shape)}; "
+                f"expected ({n}, {c + k}) (val videos × |Y| + k)"
+            )
+        if not torch.isfinite(p).all() or (p < 0).any():
+            raise MethodError(f"{method.name} returned negative or non-finite probabilities")
+        return mask_coarse(p, target.coarse_index), dict(out.info)
+    raise MethodError(
+        f"{method.name}.edit returned {type(out).__name__}; expected NewRows or VideoProbabilities"
+    )
+
+
+def score(
+    method: Method, out: object, scorer: SubsetScorer, ctx: SubsetContext, target: SplitTarget
+) -> Scored:
+    """Score one edit output against the target's video sets."""
+    probs, info = probabilities(method, out, scorer, ctx, target)
+    preds = probs.argmax(1)
+    original = scorer.original_predictions(target.coarse_index)
+    counts = count(
+        preds,
+        original,
+        target.equivalent.rows,
+        target.equivalent.labels,
+        target.unrelated.rows,
+        target.unrelated.labels,
+    )
+    return Scored(probs, preds, original, counts, info)
+
+
+def build_result(
+    *,
+    method: Method,
+    method_origin: str,
+    benchmark: Benchmark,
+    ctx: SubsetContext,
+    store: FeatureStore,
+    target: SplitTarget,
+    seed: int,
+    scored: Scored,
+    env: Environment,
+    timings: Timings,
+) -> UnitResult:
+    """The unit result: identity, provenance, counts, metrics and timings."""
+    meta, subset, counts = method.meta, ctx.subset, scored.counts
+    return UnitResult(
+        protocol=PROTOCOL_ID,
+        unit=UnitIdentity(
+            method=meta.name,
+            method_version=meta.version,
+            method_origin=method_origin,
+            shots=method.shots,
+            config=method.config_dict(),
+            config_hash=method.config_hash(),
+            benchmark=benchmark.name,
+            benchmark_version=benchmark.version,
+            benchmark_revision=benchmark.revision,
+            simulation=benchmark.simulation or store.meta.simulation,
+            subset=subset.name,
+            subset_targets=len(subset.targets),
+            target=target.name,
+            target_index=target.coarse_index,
+            target_key=target.key,
+            k=target.k,
+            seed=seed,
+        ),
+        features=FeatureProvenance(
+            store_key=store.meta.key,
+            model=store.meta.model,
+            view_protocol=store.meta.view_protocol,
+            backbone_passes=store.meta.backbone_passes,
+            simulation=store.meta.simulation,
+        ),
+        counts=counts,
+        metrics=UnitMetrics(
+            generality=counts.generality, locality=counts.locality, mean=counts.mean
+        ),
+        metric_meta=METRIC_META,
+        resources=dict(ctx.resources),
+        method_info=to_jsonable(scored.info),
+        environment=env,
+        timings=timings,
+    )
