@@ -342,4 +342,7 @@ def _read_back(
         if r.unit.seed in wanted.get(r.cell_key, ()):
             paths.append(p)
             results.append(r)
+    from splitbench.results.validate import check_unique
+
+    check_unique(paths, results)  # two results for one unit are never averaged
     return paths, results
