@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from splitbench.core.hashing import file_sha256
 from splitbench.errors import DataError
 
 log = logging.getLogger("splitbench")
 
-_CHUNK = 1 << 20
 _verified: dict[tuple[str, int, int, int], str] = {}
 _noted: set[str] = set()
 
@@ -29,12 +29,8 @@ def sha256_bytes(data: bytes | memoryview) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex SHA-256 of a file's bytes (the project's one file-hashing helper)."""
+    return file_sha256(path)
 
 
 def _stamp(path: Path) -> tuple[str, int, int, int]:
