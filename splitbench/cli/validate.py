@@ -40,7 +40,9 @@ def parse_int_list(
         try:
             n = int(text)
         except ValueError:
-            raise ConfigError(f"{option} {value!r}: {text!r} is not an integer") from None
+            raise ConfigError(
+                f"{option} {value!r}: {text!r} is not an integer; expected comma-separated integers"
+            ) from None
         if (low is not None and n < low) or (high is not None and n > high):
             raise ConfigError(f"{option} {value!r}: {n} is outside [{low}, {high}]")
         out.append(n)
