@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_hub.py
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_sessions.py
 
 clean:
 	rm -rf $(VENV) splitbench-results .pytest_cache .mypy_cache .ruff_cache

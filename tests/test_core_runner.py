@@ -157,7 +157,7 @@ def test_modifier_retrieval_beats_the_floor(tmp_path, synthetic, synthetic_store
 
 def test_oracle_bounds_the_methods(tmp_path, synthetic, synthetic_stores):
     """The ground-truth oracle of the simulation is above a real method's generality."""
-    from splitbench.features.simulate import synthetic_oracle
+    from splitbench.features.sim_report import synthetic_oracle
     from splitbench.results.aggregate import aggregate
 
     Runner(

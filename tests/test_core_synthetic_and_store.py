@@ -60,9 +60,9 @@ def test_synthetic_stores_are_cached(synthetic, synthetic_stores):
     assert meta.simulation and meta.backbone_passes == 0
     assert meta.labels == list(synthetic.subset("A").labels)
     val = synthetic_stores["A"].split("val")
-    assert val.features.shape == (len(synthetic.subset("A").val), 6, 64)
+    assert val.features.shape == (len(synthetic.subset("A").val), 6, 384)
     w, b = synthetic_stores["A"].head()
-    assert w.shape == (len(meta.labels), 64) and b.shape == (len(meta.labels),)
+    assert w.shape == (len(meta.labels), 384) and b.shape == (len(meta.labels),)
 
 
 def _meta(**kw) -> StoreMeta:

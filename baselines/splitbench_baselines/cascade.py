@@ -42,6 +42,7 @@ from splitbench.protocol import (
     Method,
     MethodMeta,
     Needs,
+    SessionSupport,
     SplitTask,
     SubsetContext,
     VideoProbabilities,
@@ -115,6 +116,10 @@ class VLMCascade(Method):
     config_class = CascadeConfig
     needs = Needs(text_encoder=True, val_features=True, vlm=True)
     deterministic = True
+    session_support = SessionSupport(
+        note="a cascade re-decides the videos routed to one coarse class and returns "
+        "probabilities, not head rows that a session can stack"
+    )
     config: CascadeConfig
 
     def __init__(self, config: CascadeConfig | None = None) -> None:

@@ -7,7 +7,14 @@ initialisation of the new rows.
 
 from __future__ import annotations
 
-from splitbench.protocol import Method, MethodMeta, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodMeta,
+    NewRows,
+    SessionSupport,
+    SplitTask,
+    SubsetContext,
+)
 
 
 class CoarseCopy(Method):
@@ -21,6 +28,7 @@ class CoarseCopy(Method):
         paper="Liu & Doughty, ICLR 2026 (default NewHead initialisation)",
     )
     deterministic = True
+    session_support = SessionSupport(batch=True, sequential=True, note="copies the base coarse row")
 
     def edit(self, task: SplitTask, ctx: SubsetContext, seed: int) -> NewRows:
         """Repeat the coarse row k times."""

@@ -22,7 +22,15 @@ import torch
 from splitbench.errors import MethodError
 from splitbench.models.prompts import class_embeddings, templates
 from splitbench.models.text import TextEncoder
-from splitbench.protocol import Method, MethodMeta, Needs, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodMeta,
+    Needs,
+    NewRows,
+    SessionSupport,
+    SplitTask,
+    SubsetContext,
+)
 
 CITATION = """@inproceedings{wu2023text4vis,
   title     = {Revisiting Classifier: Transferring Vision-Language Models for Video Recognition},
@@ -64,6 +72,9 @@ class TextHead(Method):
     config_class = TextHeadConfig
     needs = Needs(text_encoder=True, text_space_head=True)
     deterministic = True
+    session_support = SessionSupport(
+        batch=True, sequential=True, note="rows come from label texts alone"
+    )
     config: TextHeadConfig
 
     def __init__(self, config: TextHeadConfig | None = None) -> None:

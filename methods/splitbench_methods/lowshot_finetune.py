@@ -36,7 +36,15 @@ import torch
 from torch import nn
 
 from splitbench.errors import ConfigError, DataError
-from splitbench.protocol import Method, MethodMeta, Needs, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodMeta,
+    Needs,
+    NewRows,
+    SessionSupport,
+    SplitTask,
+    SubsetContext,
+)
 from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
 from splitbench_methods._training import (
     EmaEarlyStopping,
@@ -312,6 +320,12 @@ class LowShotFinetune(Method):
     )
     config_class: ClassVar[type[Any]] = LowShotFinetuneConfig
     needs = Needs(text_encoder=True, support=True)
+    session_support = SessionSupport(
+        batch=True,
+        sequential=True,
+        note="trains each target's rows on its own shots, with cross-entropy over the current "
+        "head (base rows and earlier targets' rows, all frozen)",
+    )
     config: FinetuneOptions
 
     def __init__(self, config: FinetuneOptions | None = None) -> None:

@@ -31,7 +31,15 @@ import torch
 from torch import nn
 
 from splitbench.errors import ConfigError
-from splitbench.protocol import Method, MethodMeta, Needs, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodMeta,
+    Needs,
+    NewRows,
+    SessionSupport,
+    SplitTask,
+    SubsetContext,
+)
 from splitbench_methods._training import (
     EmaEarlyStopping,
     StateKeeper,
@@ -251,6 +259,12 @@ class ModifierAlignment(Method):
     )
     config_class = ModifierAlignmentConfig
     needs = Needs(text_encoder=True)
+    session_support = SessionSupport(
+        batch=True,
+        sequential=True,
+        note="the map is trained once per seed on the base head (earlier targets' rows are "
+        "not training pairs), so a sequential session's rows equal the batch session's",
+    )
     config: ModifierAlignmentConfig
 
     def __init__(self, config: ModifierAlignmentConfig | None = None) -> None:
@@ -259,7 +273,10 @@ class ModifierAlignment(Method):
 
     def alignment(self, ctx: SubsetContext, seed: int) -> AlignmentMap:
         """The map for (subset, base head, seed), trained on first use."""
-        key = (ctx.benchmark.name, ctx.subset.name, head_digest(ctx.weight, ctx.bias), seed)
+        # keyed by the base rows only: in a sequential session the head also holds earlier
+        # targets' rows, which the map does not train on
+        n = ctx.subset.num_labels
+        key = (ctx.benchmark.name, ctx.subset.name, head_digest(ctx.weight[:n], ctx.bias[:n]), seed)
         if key not in self._maps:
             self._maps[key] = train_alignment(ctx, seed, self.config)
         return self._maps[key]

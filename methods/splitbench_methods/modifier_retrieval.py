@@ -23,7 +23,15 @@ import numpy as np
 import torch
 
 from splitbench.benchmarks.official import PAPER_CITATION
-from splitbench.protocol import Method, MethodMeta, Needs, NewRows, SplitTask, SubsetContext
+from splitbench.protocol import (
+    Method,
+    MethodMeta,
+    Needs,
+    NewRows,
+    SessionSupport,
+    SplitTask,
+    SubsetContext,
+)
 
 CITATION = PAPER_CITATION
 
@@ -124,6 +132,12 @@ class ModifierRetrieval(Method):
     config_class = ModifierRetrievalConfig
     needs = Needs(text_encoder=True)
     deterministic = True
+    session_support = SessionSupport(
+        batch=True,
+        sequential=True,
+        note="the dictionary comes from the base head's fine groups, so a sequential "
+        "session's rows equal the batch session's",
+    )
     config: ModifierRetrievalConfig
 
     def __init__(self, config: ModifierRetrievalConfig | None = None) -> None:

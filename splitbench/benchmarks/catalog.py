@@ -17,6 +17,7 @@ from splitbench.errors import ConfigError
 from splitbench.registry import Registry
 
 if TYPE_CHECKING:
+    from splitbench.benchmarks.synthetic import SyntheticConfig
     from splitbench.features.store import FeatureStore
 
 ANNOTATIONS_ENV = "SPLITBENCH_ANNOTATIONS"
@@ -49,27 +50,37 @@ class BenchmarkEntry:
 BENCHMARKS: Registry[BenchmarkEntry] = Registry("benchmark")
 
 
+# The synthetic benchmark's knobs come with its name (``synthetic:compositionality=0.5``);
+# the last one loaded is the one whose stores ``default_stores`` returns, so a command that
+# loads a benchmark and then resolves its stores gets a matching pair.
+_active_synthetic: list[SyntheticConfig] = []
+
+
 def _synthetic(_annotations: Path | None, _subsets: Sequence[str] | None) -> Benchmark:
     from splitbench.benchmarks.synthetic import synthetic_benchmark
 
-    return synthetic_benchmark()
+    return synthetic_benchmark(_active_synthetic[-1] if _active_synthetic else None)
 
 
 def _synthetic_stores() -> Mapping[str, FeatureStore]:
     from splitbench.features.simulate import synthetic_stores
 
-    return synthetic_stores()
+    return synthetic_stores(_active_synthetic[-1] if _active_synthetic else None)
 
 
 def _synthetic_oracle(subsets: Sequence[str]) -> str:
-    from splitbench.features.simulate import synthetic_oracle
+    from splitbench.features.sim_report import render_base_model, synthetic_oracle
 
-    oracle = synthetic_oracle()
+    cfg = _active_synthetic[-1] if _active_synthetic else None
+    oracle = synthetic_oracle(cfg)
+    stores = _synthetic_stores()
     return (
         "Oracle generality (simulation ground truth: each equivalent video assigned to the "
         "nearest true class mean among its target's subcategories, the Bayes-optimal "
         "choice; an upper bound for any method), mean over targets: "
         + ", ".join(f"{s} {100 * oracle[s]:.1f}" for s in subsets)
+        + "\n\n"
+        + render_base_model({s: stores[s] for s in subsets})
     )
 
 
@@ -147,6 +158,10 @@ def load_benchmark(
 ) -> Benchmark:
     """Load a benchmark by catalog name, ``hf://ORG/NAME[@REVISION]`` or hub-format folder.
 
+    ``synthetic:KNOB=VALUE,...`` loads the synthetic benchmark with other simulation knobs
+    (see :class:`~splitbench.benchmarks.synthetic.SyntheticConfig`); they enter its data
+    revision, so results under different knobs never mix.
+
     Raises:
         UnknownNameError: for an unknown name (with suggestions).
         ConfigError: when annotations are needed but not given.
@@ -154,6 +169,14 @@ def load_benchmark(
     """
     from splitbench.hub.source import parse_hub_ref
 
+    base, sep, knobs = name.partition(":")
+    if sep and base == "synthetic":
+        from splitbench.benchmarks.synthetic import config_from_spec
+
+        _active_synthetic[:] = [config_from_spec(knobs)]
+        return BENCHMARKS.get(base).loader(None, subsets)
+    if name == "synthetic":
+        _active_synthetic.clear()
     if parse_hub_ref(name) or (name not in BENCHMARKS and ("/" in name or Path(name).is_dir())):
         from splitbench.hub.benchmark import load_hub_benchmark
 

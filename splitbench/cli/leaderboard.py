@@ -1,4 +1,4 @@
-"""``splitbench leaderboard show | build | compare | breakdown``.
+"""``splitbench leaderboard show | build | compare | breakdown | sessions``.
 
 ``splitbench leaderboard DIR`` still means ``splitbench leaderboard show DIR``.
 """
@@ -339,3 +339,39 @@ def _plots(folder: Path, built: BuiltBoard) -> None:
         bars_by_group(by_k(tm), "k", folder / f"{name}-k.png", labels_order=order),
     ]
     err(f"wrote {', '.join(map(str, written))}")
+
+
+@leaderboard_app.command("sessions")
+def sessions(
+    results: Annotated[Path, typer.Argument(help="A folder with session results.")],
+    output: Output = None,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option("--plot-dir", help="Write one PNG per benchmark subset here."),
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", "-b", help="Only this benchmark.")
+    ] = None,
+) -> None:
+    """Tables (and plots) of the multi-target session track: G, L and retention vs m."""
+    from splitbench.results.sessions import (
+        aggregate_sessions,
+        load_sessions,
+        plot_sessions,
+        render_sessions,
+    )
+
+    loaded = load_sessions(results)
+    if benchmark is not None:
+        loaded = [r for r in loaded if r.session.benchmark == benchmark]
+    if not loaded:
+        raise ConfigError(
+            f"{results}: no session results"
+            + (f" for benchmark {benchmark!r}" if benchmark else "")
+            + " (run 'splitbench run --track sequential' first)"
+        )
+    cells = aggregate_sessions(loaded)
+    _emit(render_sessions(cells), output)
+    if plot_dir is not None:
+        for path in plot_sessions(cells, plot_dir):
+            err(f"wrote {path}")

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from splitbench.protocol.context import SplitTask, SubsetContext
 
 ENTRY_POINT_GROUP = "splitbench.methods"
+Track = Literal["batch", "sequential"]
+"""The multi-target session tracks (:mod:`splitbench.protocol.session`)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,26 @@ class MethodMeta:
     version: str = "1"
     paper: str = ""
     citation: str = ""
+
+
+@dataclass(frozen=True)
+class SessionSupport:
+    """What a method declares about multi-target sessions (``Method.session_support``).
+
+    Attributes:
+        batch: Its edits can be appended together (it returns head rows).
+        sequential: It can edit a head that already holds the rows of earlier targets.
+        note: How it behaves in a sequential session (shown by ``list methods`` and the
+            session table), or why it cannot take part.
+    """
+
+    batch: bool = False
+    sequential: bool = False
+    note: str = ""
+
+    def supports(self, track: Track) -> bool:
+        """Whether the method can run the given track."""
+        return self.batch if track == "batch" else self.sequential
 
 
 @dataclass(frozen=True)
@@ -108,8 +130,9 @@ EditOutput = Union[NewRows, VideoProbabilities]  # noqa: UP007 - used at runtime
 class Method(abc.ABC):
     """Base class of every category-splitting method.
 
-    Subclasses set :attr:`meta`, optionally :attr:`config_class`, :attr:`needs` and
-    :attr:`deterministic`, and implement :meth:`edit`.
+    Subclasses set :attr:`meta`, optionally :attr:`config_class`, :attr:`needs`,
+    :attr:`deterministic` and :attr:`session_support` (which multi-target session tracks
+    the method takes part in), and implement :meth:`edit`.
 
     Args:
         config: An instance of :attr:`config_class` (defaults when omitted).
@@ -119,6 +142,9 @@ class Method(abc.ABC):
     config_class: ClassVar[type[Any]] = NoConfig
     needs: ClassVar[Needs] = Needs()
     deterministic: ClassVar[bool] = False
+    session_support: ClassVar[SessionSupport] = SessionSupport(
+        note="declares no support for multi-target sessions"
+    )
 
     def __init__(self, config: Any | None = None) -> None:
         self.config = config if config is not None else self.config_class()

@@ -18,6 +18,8 @@ class dominates so much that float32 underflows are recomputed exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -25,6 +27,15 @@ from splitbench.core.counts import Counts
 
 PROTOCOL_ID = "splitbench.protocol/1"
 _TINY = 1e-30  # below this a float32 masked normaliser has lost its precision
+_MULTI_CACHE = 4  # masked sums kept for multi-class masks (sessions make many)
+
+Masked = int | Sequence[int]
+"""The class (one split) or classes (a session of several splits) masked at scoring."""
+
+
+def masked_classes(coarse: Masked) -> tuple[int, ...]:
+    """``coarse`` as a tuple of class indices."""
+    return (int(coarse),) if isinstance(coarse, (int, np.integer)) else tuple(map(int, coarse))
 
 
 class SubsetScorer:
@@ -57,8 +68,8 @@ class SubsetScorer:
             m = logits.amax(-1)
             self._m[:, i : i + chunk] = m
             self._a[:, i : i + chunk] = torch.exp(logits - m.unsqueeze(-1))
-        self._rest: dict[int, torch.Tensor] = {}
-        self._original: dict[int, torch.Tensor] = {}
+        self._rest: dict[tuple[int, ...], torch.Tensor] = {}
+        self._original: dict[tuple[int, ...], torch.Tensor] = {}
 
     def new_logits(self, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Logits of new rows for every val view: ``(N, V, k)``.
@@ -77,16 +88,29 @@ class SubsetScorer:
         logits = torch.addmm(unique[:, d], x, unique[:, :d].T)
         return logits[:, inverse].reshape(n, v, -1)
 
-    def probabilities(self, coarse: int, new_logits: torch.Tensor | None = None) -> torch.Tensor:
+    def probabilities(
+        self,
+        coarse: Masked,
+        new_logits: torch.Tensor | None = None,
+        rows: np.ndarray | None = None,
+    ) -> torch.Tensor:
         """View-averaged masked probabilities over Y' for every val video: ``(N, C + k)``.
 
-        Column ``coarse`` is 0. ``new_logits`` is ``(N, V, k)``, or None for the original model.
+        Column ``coarse`` is 0 (every column of ``coarse`` when it names several classes, as
+        in a multi-target session). ``new_logits`` is ``(N, V, k)``, or None for the original
+        model. With ``rows``, only those val videos are scored (``new_logits`` then holds
+        their rows only; a mask not cached for all rows is summed over these rows alone).
         Views whose masked normaliser underflows in float32 (the coarse class ahead of every
         other logit by more than ~70 nats) are recomputed exactly in float64.
         """
+        masked = masked_classes(coarse)
         a, m = self._a, self._m
         views = a.shape[0]
-        rest = self._masked_sum(coarse)
+        if rows is None:
+            rest = self._masked_sum(masked)
+        else:
+            a, m = a[:, rows], m[:, rows]
+            rest = self._rest[masked][:, rows] if masked in self._rest else _rest(a, masked)
         b: torch.Tensor | None = None
         nl: torch.Tensor | None = None
         if new_logits is None or new_logits.shape[-1] == 0:
@@ -117,43 +141,65 @@ class SubsetScorer:
         else:
             p = p_old
         if bad.any():
-            self._add_exact(p, bad, coarse, nl, views)
-        p[:, coarse] = 0.0
+            self._add_exact(p, bad, masked, nl, views, rows)
+        p[:, list(masked)] = 0.0
         return p
 
-    def _masked_sum(self, coarse: int) -> torch.Tensor:
-        """``Σ_{y≠c} A`` per view as float64, cached per coarse class.
+    def _masked_sum(self, masked: tuple[int, ...]) -> torch.Tensor:
+        """``Σ_{y∉masked} A`` per view as float64, cached per mask.
 
-        Summed directly with c's column zeroed (all terms are positive, so float32 keeps its
-        relative precision); ``Σ A − A_c`` would cancel when c dominates.
+        Summed directly with the masked columns zeroed (all terms are positive, so float32
+        keeps its relative precision); ``Σ A − A_c`` would cancel when c dominates. Masks of
+        several classes (sessions) are kept for the last few only.
         """
-        if coarse not in self._rest:
-            mask = torch.ones(self.num_classes, dtype=torch.float32)
-            mask[coarse] = 0.0
-            self._rest[coarse] = (self._a @ mask).double()
-        return self._rest[coarse]
+        if masked not in self._rest:
+            if len(masked) > 1:
+                multi = [key for key in self._rest if len(key) > 1]
+                for key in multi[: max(0, len(multi) - _MULTI_CACHE + 1)]:
+                    del self._rest[key]
+            self._rest[masked] = _rest(self._a, masked)
+        return self._rest[masked]
 
     def _add_exact(
-        self, p: torch.Tensor, bad: torch.Tensor, coarse: int, nl: torch.Tensor | None, views: int
+        self,
+        p: torch.Tensor,
+        bad: torch.Tensor,
+        masked: tuple[int, ...],
+        nl: torch.Tensor | None,
+        views: int,
+        rows: np.ndarray | None = None,
     ) -> None:
         vi, ni = bad.nonzero(as_tuple=True)
-        x = self.features[ni, vi].double()
+        src = ni if rows is None else torch.as_tensor(rows, dtype=torch.long)[ni]
+        x = self.features[src, vi].double()
         logits = x @ self._w.double().T + self._b.double()
         if nl is not None:
             logits = torch.cat([logits, nl[vi, ni].double()], dim=1)
-        logits[:, coarse] = -torch.inf
+        logits[:, list(masked)] = -torch.inf
         probs = torch.softmax(logits, dim=1) / views
         p.index_add_(0, ni, probs.float())
 
-    def original_predictions(self, coarse: int) -> torch.Tensor:
-        """Predictions of the unedited model with c masked (cached per coarse class)."""
-        if coarse not in self._original:
-            self._original[coarse] = self.probabilities(coarse).argmax(1)
-        return self._original[coarse]
+    def original_predictions(self, coarse: Masked) -> torch.Tensor:
+        """Predictions of the unedited model with c masked (cached per mask)."""
+        masked = masked_classes(coarse)
+        if masked not in self._original:
+            if len(masked) > 1:
+                multi = [key for key in self._original if len(key) > 1]
+                for key in multi[: max(0, len(multi) - _MULTI_CACHE + 1)]:
+                    del self._original[key]
+            self._original[masked] = self.probabilities(masked).argmax(1)
+        return self._original[masked]
 
-    def predictions(self, coarse: int, new_logits: torch.Tensor) -> torch.Tensor:
+    def predictions(self, coarse: Masked, new_logits: torch.Tensor) -> torch.Tensor:
         """Argmax predictions over Y' (old indices, then C + j for new row j)."""
         return self.probabilities(coarse, new_logits).argmax(1)
+
+
+def _rest(a: torch.Tensor, masked: tuple[int, ...]) -> torch.Tensor:
+    """``Σ_{y∉masked} a[..., y]`` as float64 for ``a`` laid out ``(V, N, C)``."""
+    mask = torch.ones(a.shape[-1], dtype=torch.float32)
+    mask[list(masked)] = 0.0
+    return (a @ mask).double()
 
 
 def mask_coarse(probs: torch.Tensor, coarse: int) -> torch.Tensor:

@@ -1,0 +1,92 @@
+"""Benchmark: scoring one multi-target session over every target of a subset.
+
+Prints the time to score a session of all targets (27 for SSv2-Split A) on simulated
+SSv2-Split-size features (24,777 val videos × 6 views × 384; no video is decoded): the
+new-row logits of all K rows once, the masked probabilities at the end, and the
+right-after-each-edit generality of a sequential session. Also the time of the rows
+themselves (modifier retrieval) and of the whole run with result files. Min and median of
+``--repeats`` runs.
+
+Usage:
+    python bench/bench_sessions.py [--annotations PATH] [--subset A] [--repeats 5]
+
+Target (issue 15, 2-core CPU): scoring a whole-subset session ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+from _common import add_annotations_option, require_annotations, scratch, simulated_store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_annotations_option(parser)
+    parser.add_argument("--subset", default="A")
+    parser.add_argument("--store", default=None, help="reuse a simulated store folder")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    annotations = require_annotations(args.annotations)
+    space = scratch("splitbench-bench-sessions-")
+
+    import torch
+
+    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.protocol import load_methods
+    from splitbench.protocol.runner import Runner
+    from splitbench.protocol.session import edit_session, score_session, session_order
+    from splitbench.protocol.session_runner import SessionRunner
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    bench = load_benchmark("ssv2-split", annotations, subsets=[args.subset])
+    subset = bench.subset(args.subset)
+    store, build_s = simulated_store(bench, args.subset, space, store=args.store or None)
+    if build_s is not None:
+        print(f"simulate the store (once, not part of the protocol): {build_s:.1f} s")
+    val = store.meta.splits["val"]
+    print(f"store: {val.count} val videos × {val.views} views × {store.meta.dim} dims (simulated)")
+
+    method = load_methods().get("modifier_retrieval")()
+    stores = {args.subset: store}
+    units = Runner(method, bench, stores, space.tmp / "unused", progress=False)
+    t = time.perf_counter()
+    ctx, scorer = units._context(subset, units._store_for(subset))
+    print(f"subset state (float32 features, base logits): {time.perf_counter() - t:.2f} s")
+    method.prepare(ctx, 0)
+    order = session_order(subset.targets, 0)
+    t = time.perf_counter()
+    edit = edit_session(method, ctx, order, "sequential", 0)
+    print(
+        f"modifier retrieval rows for {len(order)} targets (K = {edit.weight.shape[0]} rows): "
+        f"{time.perf_counter() - t:.2f} s"
+    )
+    for track in ("batch", "sequential"):
+        times = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            counts, _, _ = score_session(scorer, edit, track)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - t)
+        print(
+            f"score one {track} session of all {len(order)} targets: min {min(times):.3f} s, "
+            f"median {statistics.median(times):.3f} s over {args.repeats} runs "
+            f"(G {100 * (counts.generality or 0):.1f}, L {100 * (counts.locality or 0):.1f})"
+        )
+    t = time.perf_counter()
+    report = SessionRunner(method, bench, stores, space.tmp / "out", "sequential").run(
+        [args.subset], [1, 9, len(order)], 3, [0]
+    )
+    print(
+        f"whole run, sizes 1, 9, {len(order)} × 3 orders ({len(report.outcomes)} sessions, "
+        f"result files included): {time.perf_counter() - t:.2f} s"
+    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
