@@ -1,9 +1,11 @@
 """Benchmark: scoring speed and memory on simulated SSv2-Split-size features.
 
 Prints time per scored unit, time for all targets × 3 seeds of modifier retrieval, peak
-memory, and the backbone-pass count (with what a per-job pipeline like the official code's
-would need). The features are SIMULATED with the official SSv2-Split taxonomy and set sizes
-(24,777 val videos × 6 views × 384); no video is decoded.
+memory, what integrity checks cost (store digests and finite checks once per process, the
+per-call plugin containment, the per-result self-check on load), and the backbone-pass
+count (with what a per-job pipeline like the official code's would need). The features
+are SIMULATED with the official SSv2-Split taxonomy and set sizes (24,777 val videos × 6
+views × 384); no video is decoded.
 
 Usage:
     python bench/bench_protocol.py [--annotations PATH] [--subset A] [--store DIR]
@@ -57,6 +59,7 @@ def main() -> None:
         f"({store.meta.dtype}), simulated={store.meta.simulation}"
     )
 
+    verification_costs(store)
     registry = load_methods()
     mr_cls = registry.get("modifier_retrieval")
 
@@ -125,6 +128,25 @@ def main() -> None:
         f"(results written, text embeddings cached): {wall:.2f} s"
     )
 
+    results = sorted((tmp / "results").rglob("seed*.json"))
+    from splitbench.results.io import read_result
+    from splitbench.results.schema import UnitResult
+    from splitbench.results.validate import check_result
+
+    loaded = [read_result(p) for p in results]
+    t = time.perf_counter()
+    for p in results:
+        UnitResult.model_validate_json(p.read_text())
+    plain = (time.perf_counter() - t) / len(results)
+    t = time.perf_counter()
+    for p, r in zip(results, loaded, strict=True):
+        check_result(r, p)
+    check = (time.perf_counter() - t) / len(results)
+    print(
+        f"result load per file: schema validation {1e3 * plain:.3f} ms, + self-check "
+        f"(metrics from counts) {1e3 * check:.3f} ms"
+    )
+
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS of this process): {rss:.0f} MB")
     views = val.count * val.views
@@ -134,6 +156,63 @@ def main() -> None:
         f"extracting it from videos costs {views:,} view passes once, where re-running the "
         f"backbone per (target, seed) job over the val set would cost {jobs} × {views:,} = "
         f"{jobs * views:,}"
+    )
+
+
+def verification_costs(store: object, repeats: int = 5) -> None:
+    """Open the store's head and val split with and without the integrity checks.
+
+    "before" = the reads alone (digest and finite checks switched off); "after" = the same
+    reads with them, the process-wide digest cache cleared each time (a fresh process).
+    """
+    import torch
+
+    from splitbench.features import store as store_mod
+    from splitbench.features import verify
+    from splitbench.features.store import FeatureStore
+    from splitbench.protocol.guard import PrivateHead, contained
+
+    path = store.path  # type: ignore[attr-defined]
+
+    def read() -> float:
+        verify._verified.clear()
+        t = time.perf_counter()
+        fs = FeatureStore(path)
+        fs.head()
+        fs.split("val")
+        return time.perf_counter() - t
+
+    checked = store_mod.verify_file, store_mod.sha256_bytes, store_mod._check_finite
+    before, after = [], []
+    for _ in range(repeats):
+        store_mod.verify_file = lambda *a, **k: None  # type: ignore[assignment]
+        store_mod._check_finite = lambda *a, **k: None  # type: ignore[assignment]
+        before.append(read())
+        store_mod.verify_file, store_mod.sha256_bytes, store_mod._check_finite = checked
+        after.append(read())
+    print(
+        f"open head + val split, {repeats} runs: unchecked min {1e3 * min(before):.0f} / median "
+        f"{1e3 * statistics.median(before):.0f} ms; with digests + finite checks min "
+        f"{1e3 * min(after):.0f} / median {1e3 * statistics.median(after):.0f} ms (once per "
+        f"process; later opens in the same process skip the hashing)"
+    )
+    t = time.perf_counter()
+    FeatureStore(path).verify()
+    print(f"whole-store verify (val and train, digests cached): {time.perf_counter() - t:.2f} s")
+
+    class Ctx:
+        weight = torch.zeros(0)
+        bias = torch.zeros(0)
+
+    w, b = FeatureStore(path).head()
+    head = PrivateHead(Ctx(), torch.from_numpy(w), torch.from_numpy(b))
+    n = 1000
+    t = time.perf_counter()
+    for _ in range(n):
+        contained(lambda: None, what="bench", head=head)
+    print(
+        f"plugin containment per method call (private {w.shape[0]}×{w.shape[1]} head copy): "
+        f"{1e6 * (time.perf_counter() - t) / n:.0f} µs"
     )
 
 

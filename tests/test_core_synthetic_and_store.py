@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -129,7 +128,7 @@ def test_store_schema_is_checked(tmp_path):
 def test_store_key_tracks_content():
     assert _meta().key == _meta().key
     assert _meta().key != _meta(model={"name": "other"}).key
-    assert _meta().key != replace(_meta(), subset="B").key
+    assert _meta().key != _meta().model_copy(update={"subset": "B"}).key
 
 
 @pytest.mark.official

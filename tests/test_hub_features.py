@@ -141,7 +141,19 @@ def test_broken_feature_folders(feature_folder: Path, tmp_path: Path) -> None:
         t = pq.read_table(p)
         pq.write_table(t.set_column(1, "features", pa.array([1.0] * t.num_rows)), p)
 
-    assert "column 'features' has type double, expected" in broken(float_features)
+    assert "hub feature file content does not match the digest" in broken(float_features)
+
+    def without_digests(damage):  # type: ignore[no-untyped-def]
+        def both(f: Path) -> None:  # a folder written before digests: structure still checked
+            raw = json.loads((f / MARKER).read_text())
+            for sub in raw["subsets"].values():
+                del sub["digests"]
+            (f / MARKER).write_text(json.dumps(raw))
+            damage(f)
+
+        return both
+
+    assert "column 'features' has type double, expected" in broken(without_digests(float_features))
 
     def edited_identity(f: Path) -> None:
         raw = json.loads((f / MARKER).read_text())

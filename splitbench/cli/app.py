@@ -10,7 +10,7 @@ import typer
 
 from splitbench.cli import options as opt
 from splitbench.cli.build import build_benchmark as _build_benchmark
-from splitbench.cli.common import err, parse_ints, parse_kv, parse_subsets, resolve_stores
+from splitbench.cli.common import err, parse_kv, parse_subsets, resolve_stores
 from splitbench.cli.extract import extract as _extract_command
 from splitbench.cli.grid import grid as _grid
 from splitbench.cli.hub import hub_app
@@ -125,6 +125,15 @@ def run(
             "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
         ),
     ] = 5,
+    unit_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--unit-timeout",
+            help="Seconds one method call (prepare, or one unit's edit) may run before its "
+            "unit fails and the run goes on. Default: no limit.",
+            rich_help_panel="Method",
+        ),
+    ] = None,
     track: Annotated[
         str,
         typer.Option(
@@ -153,6 +162,7 @@ def run(
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.cli.sessions import check_track, run_sessions
+    from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
     from splitbench.errors import ConfigError
     from splitbench.evaluation import MethodSpec, evaluate
     from splitbench.evaluation.facade import resolve_methods
@@ -172,11 +182,23 @@ def run(
     check_track(track)
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
-    seed_list = parse_ints(seeds, "--seeds")
+    seed_list = parse_seeds(seeds)
+    target_list = parse_targets(targets)
+    (configured,) = resolve_methods([MethodSpec(method, overrides)], registry)
+    check_run_options(
+        bench=bench,
+        subsets=subsets,
+        targets=target_list,
+        device=device,
+        log_top_k=log_top_k,
+        config=configured.method.config,
+        method=method,
+        unit_timeout=unit_timeout,
+        output_dir=output_dir,
+    )
     if track != "single":
         if targets:
             raise ConfigError("--targets selects single-split units; sessions use every target")
-        (configured,) = resolve_methods([MethodSpec(method, overrides)], registry)
         run_sessions(
             configured.method,
             configured.origin,
@@ -193,12 +215,12 @@ def run(
         )
         return
     ev = evaluate(
-        [MethodSpec(method, overrides)],
+        [configured.method],
         bench,
         stores=resolve_stores(bench.name, features, subsets),
         subsets=subsets,
         seeds=seed_list,
-        targets=[t.strip() for t in targets.split(",")] if targets else None,
+        targets=target_list,
         output_dir=output_dir,
         registry=registry,
         device=device,
@@ -206,6 +228,7 @@ def run(
         progress=not quiet,
         log_samples=log_samples,
         log_top_k=log_top_k,
+        unit_timeout=unit_timeout,
     )
     (run,) = ev.runs
     report = run.report
@@ -447,6 +470,11 @@ def main() -> None:
     except interrupts:  # older Typer turns Ctrl-C into Abort
         err(INTERRUPTED)
         sys.exit(130)
+    except OSError as exc:  # unreadable, looping or unwritable paths, a full disk
+        from splitbench.cli.validate import os_error_line
+
+        err(f"error: {os_error_line(exc)}")
+        sys.exit(2)
     except click_error as exc:
         exc.show()  # type: ignore[attr-defined]
         sys.exit(0 if isinstance(exc, no_args_help) else exc.exit_code)  # type: ignore[attr-defined]

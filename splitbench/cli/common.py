@@ -28,11 +28,10 @@ def parse_subsets(value: str, available: Sequence[str]) -> list[str]:
 
 
 def parse_ints(value: str, option: str) -> list[int]:
-    """Parse ``"0,1,2"``."""
-    try:
-        return [int(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"{option} {value!r}: expected comma-separated integers") from None
+    """Parse seeds ``"0,1,2"`` strictly (see :func:`splitbench.cli.validate.parse_seeds`)."""
+    from splitbench.cli.validate import parse_seeds
+
+    return parse_seeds(value, option)
 
 
 def parse_kv(pairs: Sequence[str]) -> dict[str, str]:

@@ -206,6 +206,7 @@ def evaluate(
     progress: bool = False,
     log_samples: bool = False,
     log_top_k: int = 5,
+    unit_timeout: float | None = None,
     unmet: Literal["error", "skip"] = "error",
     text_encoder_factory: Callable[[str], TextEncoder] | None = None,
     on_unit: Callable[[UnitOutcome], None] | None = None,
@@ -231,6 +232,8 @@ def evaluate(
         progress: Show progress bars.
         log_samples: Also write per-video logs next to each result.
         log_top_k: Classes kept per video in those logs.
+        unit_timeout: Seconds one method call may run before its unit fails (None: no
+            limit; see :mod:`splitbench.protocol.guard`).
         unmet: ``error``: refuse the whole evaluation, before any unit, when a store cannot
             meet a method's needs; ``skip``: leave such methods out
             (:attr:`Evaluation.not_applicable`).
@@ -275,6 +278,7 @@ def evaluate(
 
     options: dict[str, Any] = {"device": device, "overwrite": overwrite, "progress": progress}
     options.update(on_unit=on_unit, log_samples=log_samples, log_top_k=log_top_k)
+    options.update(unit_timeout=unit_timeout)
     if text_encoder_factory is not None:
         options["text_encoder_factory"] = text_encoder_factory
     for run in runs:
@@ -328,4 +332,7 @@ def _read_back(
         if r.unit.seed in wanted.get(r.cell_key, ()):
             paths.append(p)
             results.append(r)
+    from splitbench.results.validate import check_unique
+
+    check_unique(paths, results)  # two results for one unit are never averaged
     return paths, results

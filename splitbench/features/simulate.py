@@ -54,6 +54,7 @@ from splitbench.features.sim_geometry import (
 from splitbench.features.sim_progress import SimProgress
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
 from splitbench.features.vlm import vlm_dir
+from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
 
@@ -162,9 +163,15 @@ def synthetic_stores(
     """
     config = config or SyntheticConfig()
     root = cache_dir() / "synthetic" / config.key()
-    if not all((root / s / "store.json").is_file() for s in ("A", "B")):
-        _generate_synthetic(config, root, progress)
+    if not _cached(root):
+        with folder_lock(root):  # a second process waits, then finds the finished cache
+            if not _cached(root):
+                _generate_synthetic(config, root, progress)
     return {s: FeatureStore(root / s) for s in ("A", "B")}
+
+
+def _cached(root: Path) -> bool:
+    return all((root / s / "store.json").is_file() for s in ("A", "B"))
 
 
 def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | None) -> None:

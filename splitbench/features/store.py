@@ -17,39 +17,64 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from splitbench.atomic import atomic_path, atomic_write_text
 from splitbench.errors import DataError
 from splitbench.features.sharded import ShardedFeatures
+from splitbench.features.verify import (
+    first_non_finite,
+    note_unverified,
+    remember_verified,
+    sha256_bytes,
+    sha256_file,
+    verify_file,
+)
 
 STORE_SCHEMA = "splitbench.features/1"
 _DTYPES = {"float16": (np.float16, pa.float16()), "float32": (np.float32, pa.float32())}
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
-@dataclass
-class SplitMeta:
+class SplitMeta(BaseModel):
     """Metadata of one split of a store (``val`` or ``train``).
 
     Attributes:
         views: Views per video (e.g. 6 = 2 segments × 3 crops).
         count: Videos written so far.
         shards: Finished shard file names, in order.
+        digests: Shard file name → SHA-256 of its bytes, recorded when it was written
+            (empty in stores made before content digests).
+        content: SHA-256 of the split's video ids and feature values in order, independent
+            of how they are cut into shards; set when the writer finishes.
     """
 
-    views: int
-    count: int = 0
-    shards: list[str] = field(default_factory=list)
+    model_config = ConfigDict(extra="forbid")
+
+    views: PositiveInt
+    count: NonNegativeInt = 0
+    shards: list[str] = Field(default_factory=list)
+    digests: dict[str, Sha256] = Field(default_factory=dict)
+    content: Sha256 | None = None
 
 
-@dataclass
-class StoreMeta:
+class StoreMeta(BaseModel):
     """Everything that identifies a store's content.
 
     Attributes:
@@ -66,8 +91,12 @@ class StoreMeta:
         backbone_passes: Backbone forward passes (one per video view) spent to fill the store.
         simulation: True if the features are simulated, not extracted from videos.
         extra: Free-form provenance (tool versions, skipped videos, sanity figures).
+        head_digest: SHA-256 of ``head.safetensors`` (None before the head is written, and in
+            stores made before content digests).
         schema: Store schema id.
     """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     benchmark: str
     benchmark_version: str
@@ -76,17 +105,29 @@ class StoreMeta:
     model: dict[str, Any]
     view_protocol: dict[str, Any]
     dtype: str
-    dim: int
+    dim: PositiveInt
     labels: list[str]
-    splits: dict[str, SplitMeta] = field(default_factory=dict)
-    backbone_passes: int = 0
+    splits: dict[str, SplitMeta] = Field(default_factory=dict)
+    backbone_passes: NonNegativeInt = 0
     simulation: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    schema: str = STORE_SCHEMA
+    extra: dict[str, Any] = Field(default_factory=dict)
+    head_digest: Sha256 | None = None
+    schema_: str = Field(default=STORE_SCHEMA, alias="schema")
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        if value not in _DTYPES:
+            raise ValueError(f"dtype {value!r} is not one of {', '.join(_DTYPES)}")
+        return value
 
     @property
-    def key(self) -> str:
-        """Content key: a hash of everything that changes the features or the head."""
+    def identity_key(self) -> str:
+        """Hash of what the store is meant to hold (model, subset, views), not of its bytes.
+
+        A resumed extraction must match it; it is also the whole :attr:`key` of a store made
+        before content digests.
+        """
         ident = {
             "benchmark": self.benchmark,
             "version": self.benchmark_version,
@@ -99,9 +140,35 @@ class StoreMeta:
         }
         return hashlib.sha256(_canonical(ident).encode()).hexdigest()[:16]
 
+    @property
+    def verified(self) -> bool:
+        """Whether every file of the store has a recorded digest."""
+        return self.head_digest is not None and all(
+            set(sm.shards) <= set(sm.digests) for sm in self.splits.values()
+        )
+
+    @property
+    def key(self) -> str:
+        """Content key: the identity plus the digests of the head and of every split.
+
+        Two stores with the same key hold the same numbers (however their splits are cut
+        into shards, so a store and its hub round trip agree), so results made on one resume
+        into and average with results made on the other, and on no other store.
+        """
+        if not self.verified:
+            return self.identity_key
+        digests = {
+            "head": self.head_digest,
+            "splits": {
+                s: sm.content or [sm.digests[n] for n in sm.shards] for s, sm in self.splits.items()
+            },
+        }
+        blob = _canonical({"identity": self.identity_key, "digests": digests})
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
     def to_json(self) -> str:
         """Serialise to JSON text."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, where: str) -> StoreMeta:
@@ -114,13 +181,16 @@ class StoreMeta:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(raw, dict):
+            raise DataError(f"{where}: expected a JSON object")
         if raw.get("schema") != STORE_SCHEMA:
             raise DataError(f"{where}: schema is {raw.get('schema')!r}, expected {STORE_SCHEMA!r}")
         try:
-            splits = {k: SplitMeta(**v) for k, v in raw.pop("splits").items()}
-            return cls(splits=splits, **raw)
-        except (TypeError, KeyError) as exc:
-            raise DataError(f"{where}: unexpected or missing field ({exc})") from None
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(p) for p in e["loc"])
+            raise DataError(f"{where}: field {loc!r}: {e['msg']}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,15 +250,28 @@ class FeatureStore:
     def head(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the base head ``(weight (C, D), bias (C,))`` as float32 arrays.
 
+        The file's bytes are checked against the digest in ``store.json``.
+
         Raises:
-            DataError: if the file is missing or its shapes disagree with the metadata.
+            DataError: if the file is missing, damaged, non-finite or of the wrong shape.
         """
-        from safetensors.numpy import load_file
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
 
         p = self.path / "head.safetensors"
-        if not p.is_file():
-            raise DataError(f"{p}: base head file is missing")
-        t = load_file(str(p))
+        _check_readable(p, "base head file")
+        data = p.read_bytes()
+        if self.meta.head_digest is None:
+            note_unverified(self.path, "feature store made before content digests")
+        elif sha256_bytes(data) != self.meta.head_digest:
+            raise DataError(
+                f"{p}: base head content does not match the digest recorded in store.json; "
+                f"the file is damaged or was edited — restore or regenerate the store"
+            )
+        try:
+            t = load(data)
+        except (SafetensorError, ValueError) as exc:
+            raise DataError(f"{p}: not a readable safetensors file ({exc})") from None
         if "weight" not in t or "bias" not in t:
             raise DataError(f"{p}: expected tensors 'weight' and 'bias', found {sorted(t)}")
         w, b = t["weight"].astype(np.float32), t["bias"].astype(np.float32)
@@ -198,7 +281,24 @@ class FeatureStore:
                 f"{p}: head has weight {tuple(w.shape)} and bias {tuple(b.shape)}; store.json "
                 f"promises {c} labels × dimension {self.meta.dim}"
             )
+        for name, arr in (("weight", w), ("bias", b)):
+            row = first_non_finite(arr)
+            if row is not None:
+                raise DataError(f"{p}: {name} row {row} ({self.meta.labels[row]!r}) is not finite")
         return w, b
+
+    def verify(self) -> None:
+        """Check every file of the store now: digests, shapes and finite numbers.
+
+        Each file is hashed once per process (see :mod:`splitbench.features.verify`), so a
+        store that was already read costs nothing more.
+
+        Raises:
+            DataError: naming the first damaged file.
+        """
+        self.head()
+        for name in self.meta.splits:
+            self.split(name)
 
     def has_split(self, name: str) -> bool:
         """Whether the store has a split called ``name``."""
@@ -229,9 +329,12 @@ class FeatureStore:
         width = sm.views * self.meta.dim
         for shard in sm.shards:
             p = self.path / shard
-            if not p.is_file():
-                raise DataError(f"{p}: shard listed in store.json is missing")
-            table = pa.ipc.open_file(pa.memory_map(str(p), "r")).read_all()
+            _check_readable(p, "shard listed in store.json")
+            if shard in sm.digests:
+                verify_file(p, sm.digests[shard], "shard")
+            else:
+                note_unverified(self.path, "feature store made before content digests")
+            table = _read_shard(p)
             col = table.column("features").combine_chunks()
             if col.type.list_size != width:
                 raise DataError(
@@ -239,10 +342,11 @@ class FeatureStore:
                     f"{sm.views} × {self.meta.dim}"
                 )
             flat = col.values.to_numpy(zero_copy_only=True)
-            feats.append(
-                flat.reshape(len(table), sm.views, self.meta.dim).astype(np_dtype, copy=False)
-            )
-            videos.append(table.column("video").to_numpy(zero_copy_only=False))
+            arr = flat.reshape(len(table), sm.views, self.meta.dim).astype(np_dtype, copy=False)
+            vids = table.column("video").to_numpy(zero_copy_only=False)
+            _check_finite(arr, vids, f"{p}: split {name!r}")
+            feats.append(arr)
+            videos.append(vids)
         if feats:
             arr = feats[0] if len(feats) == 1 else ShardedFeatures(feats)  # no copy
             vids = np.concatenate(videos).astype(object)
@@ -269,10 +373,11 @@ class StoreWriter:
         meta_path = self.path / "store.json"
         if meta_path.is_file():
             old = StoreMeta.from_json(meta_path.read_text(), str(meta_path))
-            if old.key != meta.key:
+            if old.identity_key != meta.identity_key:
                 raise DataError(
                     f"{self.path} holds a feature store for another model, subset or view "
-                    f"protocol (key {old.key}, wanted {meta.key}); choose another directory"
+                    f"protocol (key {old.identity_key}, wanted {meta.identity_key}); choose "
+                    f"another directory"
                 )
             meta = old
         self.meta = meta
@@ -297,8 +402,17 @@ class StoreWriter:
             "weight": np.ascontiguousarray(weight, dtype=np.float32),
             "bias": np.ascontiguousarray(bias, dtype=np.float32),
         }
-        with atomic_path(self.path / "head.safetensors") as tmp:
+        for name, arr in tensors.items():
+            row = first_non_finite(arr)
+            if row is not None:
+                raise DataError(
+                    f"{self.path}: base head {name} row {row} is not finite; not writing it"
+                )
+        target = self.path / "head.safetensors"
+        with atomic_path(target) as tmp:
             save_file(tensors, str(tmp))
+            digest = sha256_file(tmp)
+        self.meta.head_digest = digest
         self._flush()
 
     def add_shard(self, split: str, videos: list[str], features: np.ndarray) -> None:
@@ -313,16 +427,20 @@ class StoreWriter:
         if sm.views != views:
             raise DataError(f"split {split!r} has {sm.views} views per video, shard has {views}")
         np_dtype, pa_dtype = _DTYPES[self.meta.dtype]
-        flat = np.ascontiguousarray(features, dtype=np_dtype).reshape(-1)
-        col = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa_dtype), views * dim)
+        cast = np.ascontiguousarray(features, dtype=np_dtype)
+        _check_finite(cast, videos, f"{self.path}: new {split!r} shard ({self.meta.dtype})")
+        col = pa.FixedSizeListArray.from_arrays(
+            pa.array(cast.reshape(-1), type=pa_dtype), views * dim
+        )
         table = pa.table({"video": pa.array(videos, type=pa.string()), "features": col})
         name = f"{split}-{len(sm.shards):05d}.arrow"
-        with (
-            atomic_path(self.path / name) as tmp,
-            pa.OSFile(str(tmp), "wb") as sink,
-            pa.ipc.new_file(sink, table.schema) as w,
-        ):
-            w.write_table(table)
+        with atomic_path(self.path / name) as tmp:
+            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                w.write_table(table)
+            digest = sha256_file(tmp)
+        remember_verified(self.path / name, digest)
+        sm.digests[name] = digest
+        sm.content = None  # recomputed by finish()
         sm.shards.append(name)
         sm.count += n
         self._flush()
@@ -336,6 +454,10 @@ class StoreWriter:
         """Record final counts and provenance; return the readable store."""
         if backbone_passes is not None:
             self.meta.backbone_passes = backbone_passes
+        store = FeatureStore(self.path)
+        for name, sm in self.meta.splits.items():
+            if sm.content is None and set(sm.shards) <= set(sm.digests):
+                sm.content = _content_digest(store.split(name))
         self.update_extra(**extra)
         return FeatureStore(self.path)
 
@@ -345,3 +467,45 @@ class StoreWriter:
 
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _content_digest(split: FeatureSplit) -> str:
+    """SHA-256 of a split's video ids and feature values (dtype and shape included)."""
+    h = hashlib.sha256()
+    f = split.features
+    h.update(f"{f.dtype.str}|{f.shape}|".encode())
+    h.update("\0".join(str(v) for v in split.videos).encode())
+    h.update(np.ascontiguousarray(f).data)
+    return h.hexdigest()
+
+
+def _check_readable(path: Path, what: str) -> None:
+    """A one-line error for a missing file, or one the OS cannot stat (loops, permissions)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        if not path.is_symlink():
+            raise DataError(f"{path}: {what} is missing") from None
+        raise DataError(f"{path}: {what} is a broken symbolic link") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not path.is_file():
+        raise DataError(f"{path}: {what} is not a file")
+
+
+def _read_shard(path: Path) -> pa.Table:
+    try:
+        return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        raise DataError(f"{path}: not a readable Arrow shard ({exc})") from None
+
+
+def _check_finite(features: np.ndarray, videos: Any, where: str) -> None:
+    """Refuse features holding NaN or ±Inf, naming the first such video."""
+    row = first_non_finite(features)
+    if row is not None:
+        bad = int((~np.isfinite(features.reshape(len(features), -1)).all(axis=1)).sum())
+        raise DataError(
+            f"{where}: video {str(videos[row])!r} has non-finite features (NaN or Inf; "
+            f"{bad} video(s) in all); a store with non-finite features is not scored"
+        )

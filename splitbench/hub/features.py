@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import pyarrow.compute as pc
 from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.verify import note_unverified, sha256_file, verify_file
 from splitbench.hub import cards
 from splitbench.hub.folder import (
     WrittenFolder,
@@ -48,6 +48,7 @@ from splitbench.hub.folder import (
     written,
 )
 from splitbench.hub.source import parse_hub_ref, resolve_folder
+from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
 FORMAT = "splitbench.hub.features/1"
@@ -118,14 +119,19 @@ def write_features_folder(
         if not head.is_file():
             raise DataError(f"{head}: base head file is missing")
         shutil.copyfile(head, out / name / "head.safetensors")
-        store_meta = asdict(m)
+        store_meta = m.model_dump(mode="json", by_alias=True, exclude={"head_digest"})
         store_meta["splits"] = {
             s: {"views": v.views, "count": v.count} for s, v in m.splits.items()
         }
+        head_rel = f"{name}/head.safetensors"
         meta["subsets"][name] = {
-            "key": m.key,
+            "key": m.identity_key,
             "store": store_meta,
-            "head": f"{name}/head.safetensors",
+            "head": head_rel,
+            "digests": {
+                rel: sha256_file(out / rel)
+                for rel in [head_rel, *(f for fs in splits.values() for f in fs)]
+            },
         }
     write_json(out / MARKER, meta)
     features_card(stores, repo_id, layout, license).save(out / "README.md")
@@ -149,7 +155,7 @@ def features_card(
         subsets.append(
             {
                 "name": name,
-                "key": m.key,
+                "key": m.identity_key,
                 "meta": m,
                 "checkpoint": m.model.get("checkpoint_sha256") or "not recorded",
                 "model_json": json.dumps(m.model, indent=2, sort_keys=True, default=str),
@@ -211,7 +217,9 @@ def load_hub_features(spec: str | Path, subsets: Sequence[str]) -> dict[str, Fea
             )
         target = root / s
         if not (target / "store.json").is_file():
-            _materialise(where.path, configs, s, available[s], meta_path, target)
+            with folder_lock(target):
+                if not (target / "store.json").is_file():
+                    _materialise(where.path, configs, s, available[s], meta_path, target)
         out[s] = FeatureStore(target)
     return out
 
@@ -234,14 +242,17 @@ def _materialise(
         raise DataError(f"{meta_path}: subsets.{subset}.store.splits must be an object")
     store_raw["splits"] = {}
     meta = StoreMeta.from_json(json.dumps(store_raw), f"{meta_path} (subset {subset})")
-    if raw.get("key") != meta.key:
+    if raw.get("key") != meta.identity_key:
         raise DataError(
-            f"{meta_path}: subset {subset}: store metadata gives key {meta.key}, the file records "
+            f"{meta_path}: subset {subset}: store metadata gives key {meta.identity_key}, the file "
+            f"records "
             f"{raw.get('key')!r} (edited or corrupted metadata)"
         )
     head_path = folder / str(raw.get("head", f"{subset}/head.safetensors"))
     if not head_path.is_file():
         raise DataError(f"{head_path}: base head file is missing")
+    check = _digest_checker(folder, raw.get("digests"), f"{meta_path} (subset {subset})")
+    check(head_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, prefix=f".{target.name}-")
     try:
@@ -255,6 +266,7 @@ def _materialise(
             want = features_type(meta.dtype, meta.dim)
             got = 0
             for path in config_files(folder, configs, subset, split):
+                check(path)
                 table = read_parquet([path], {"video": pa.string(), "features": want})
                 col = table.column("features").combine_chunks()
                 if col.null_count:
@@ -282,3 +294,26 @@ def _materialise(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _digest_checker(folder: Path, digests: Any, where: str) -> Any:
+    """A function that checks one folder file against the digests the writer recorded.
+
+    Folders written before digests were recorded are read with one note that they are not
+    verified; in a folder with digests, a file that has none is an error.
+    """
+    if digests is None:
+        note_unverified(folder, "hub feature folder written before content digests")
+        return lambda path: None
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise DataError(f"{where}: field 'digests' must map file paths to sha256 strings")
+
+    def check(path: Path) -> None:
+        if not path.is_file():
+            return  # the reader names the missing file
+        rel = path.relative_to(folder).as_posix()
+        if rel not in digests:
+            raise DataError(f"{path}: file has no recorded digest in {where}")
+        verify_file(path, digests[rel], "hub feature file")
+
+    return check

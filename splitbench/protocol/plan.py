@@ -17,8 +17,9 @@ from splitbench.errors import ConfigError, DataError
 from splitbench.features.store import FeatureStore
 from splitbench.protocol.api import Method
 from splitbench.protocol.scoring import PROTOCOL_ID
-from splitbench.results.io import read_result, unit_path
+from splitbench.results.io import unit_path
 from splitbench.results.samples import samples_path
+from splitbench.results.validate import read_for_resume
 
 
 @dataclass
@@ -106,6 +107,7 @@ def check_store(
             f"{store.path}: store is for {meta.benchmark} subset {meta.subset}, not "
             f"{benchmark.name} subset {subset.name}"
         )
+    store.verify()  # before resuming too: results on a damaged store never count as done
     skipped = store.skipped("val")
     if skipped:
         raise DataError(
@@ -128,19 +130,18 @@ def check_store(
 def is_done(path: Path, expected: CellKey, *, need_samples: bool) -> bool:
     """Whether ``path`` holds a finished result of the cell ``expected`` (resume).
 
-    A file that does not read as a result (a partial file from an older crash) is not done
-    and is recomputed.
+    Every kind of damage (unreadable, truncated, failing the schema, metrics that disagree
+    with the counts) is refused the same way, with one line naming the file
+    (:func:`splitbench.results.validate.read_for_resume`); it never counts as done and is
+    never silently recomputed.
 
     Raises:
-        DataError: when the file holds a result of another cell (another protocol, feature
-            store, benchmark version or revision, or config).
+        DataError: when the file is damaged or holds a result of another cell (another
+            protocol, feature store, benchmark version or revision, or config).
     """
     if not path.is_file():
         return False
-    try:
-        found = read_result(path).cell_key
-    except DataError:
-        return False
+    found = read_for_resume(path).cell_key
     if found != expected:
         differ = found.comparable.differences(expected.comparable) + [
             f for f in ("method", "config_hash") if getattr(found, f) != getattr(expected, f)

@@ -27,6 +27,7 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.guard import PrivateHead, contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.plan import (
     SubsetPlan,
@@ -117,6 +118,8 @@ class Runner:
         log_samples: Also write each unit's per-video predictions next to its result
             (:mod:`splitbench.results.samples`); a finished unit without them is rerun.
         log_top_k: Classes kept per video in the per-video log.
+        unit_timeout: Seconds one method call (``prepare`` or ``edit``) may run before its
+            unit fails; None for no limit (:mod:`splitbench.protocol.guard`).
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class Runner:
         on_unit: Callable[[UnitOutcome], None] | None = None,
         log_samples: bool = False,
         log_top_k: int = DEFAULT_TOP_K,
+        unit_timeout: float | None = None,
     ) -> None:
         self.method = method
         self.benchmark = benchmark
@@ -146,6 +150,8 @@ class Runner:
         self.text_encoder_factory = text_encoder_factory
         self.on_unit = on_unit
         self.sink = UnitSink(method.name, log_samples, log_top_k)
+        self.unit_timeout = unit_timeout
+        self._head: PrivateHead | None = None
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
         """Deterministic methods run once, with the first seed (as the paper does)."""
@@ -227,7 +233,9 @@ class Runner:
             device=torch.device(self.device),
             text_encoder_factory=self.text_encoder_factory,
         )
-        return ctx, SubsetScorer(ctx.val_features(), ctx.weight, ctx.bias)
+        scorer = SubsetScorer(ctx.val_features(), ctx.weight, ctx.bias)
+        self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
+        return ctx, scorer
 
     def _run_seed(
         self,
@@ -242,7 +250,12 @@ class Runner:
         t0 = time.perf_counter()
         seed_everything(seed)
         try:
-            self.method.prepare(ctx, seed)
+            contained(
+                lambda: self.method.prepare(ctx, seed),
+                what=f"{self.method.name}.prepare",
+                timeout=self.unit_timeout,
+                head=self._head,
+            )
         except Exception as exc:  # a plugin's bug fails its units, not the run
             msg = f"prepare failed: {type(exc).__name__}: {exc}"
             tb = traceback.format_exc()
@@ -257,7 +270,13 @@ class Runner:
             try:
                 seed_everything(seed)
                 t1 = time.perf_counter()
-                out = self.method.edit(SplitTask(target, plan.subset), ctx, seed)
+                task = SplitTask(target, plan.subset)
+                out = contained(
+                    lambda: self.method.edit(task, ctx, seed),  # noqa: B023 - called at once
+                    what=f"{self.method.name}.edit",
+                    timeout=self.unit_timeout,
+                    head=self._head,
+                )
                 t2 = time.perf_counter()
                 scored = score(self.method, out, scorer, ctx, target)
                 result = build_result(
@@ -274,10 +293,11 @@ class Runner:
                         prepare_s=prepare_s, edit_s=t2 - t1, score_s=time.perf_counter() - t2
                     ),
                 )
-                self.sink.result(path, result, scored, scorer, ctx, target)
-                outcome = UnitOutcome(name, target, seed, "done", path, result=result)
             except Exception as exc:
                 msg = f"{type(exc).__name__}: {exc}"
                 self.sink.failure(path, msg, traceback.format_exc())
                 outcome = UnitOutcome(name, target, seed, "failed", path, error=msg)
+            else:  # writing errors are the disk's, not the method's: they stop the run
+                self.sink.result(path, result, scored, scorer, ctx, target)
+                outcome = UnitOutcome(name, target, seed, "done", path, result=result)
             progress.add(outcome)

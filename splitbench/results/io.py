@@ -48,7 +48,7 @@ def write_result(path: Path, result: UnitResult) -> None:
 
 
 def read_result(path: Path) -> UnitResult:
-    """Read and validate one unit result.
+    """Read and validate one unit result (schema, and metrics recomputed from counts).
 
     Raises:
         DataError: naming the file and the first schema problem.
@@ -63,9 +63,13 @@ def read_result(path: Path) -> UnitResult:
             f"{path}: result schema {version!r}, this splitbench reads {SCHEMA_VERSION!r}"
         )
     try:
-        return UnitResult.model_validate(raw)
+        result = UnitResult.model_validate(raw)
     except ValidationError as exc:
         raise schema_error(str(path), exc) from None
+    from splitbench.results.validate import check_result
+
+    check_result(result, path)
+    return result
 
 
 def schema_error(where: str, exc: ValidationError) -> DataError:
@@ -105,5 +109,9 @@ def read_results_folder(root: Path) -> tuple[list[Path], list[UnitResult]]:
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root}: results folder does not exist")
+    from splitbench.results.validate import check_unique
+
     paths = list(iter_result_files(root))
-    return paths, [read_result(p) for p in paths]
+    results = [read_result(p) for p in paths]
+    check_unique(paths, results)
+    return paths, results
