@@ -297,6 +297,7 @@ def run_grid(
     targets: Sequence[str] | None = None,
     text_encoder_factory: Callable[[str], Any] | None = None,
     on_run: Callable[[str, Any], None] | None = None,
+    jobs: int = 1,
 ) -> GridOutcome:
     """Run every method of ``plan`` with the ordinary runner into ``output_dir``.
 
@@ -315,7 +316,8 @@ def run_grid(
         progress: Show progress bars.
         targets: Restrict to these targets.
         text_encoder_factory: Replaces the text-encoder registry.
-        on_run: Called after each method with its run report.
+        on_run: Called after each method with its run report (after every subset ran).
+        jobs: Worker processes per subset (``--jobs``); any value gives the same numbers.
 
     Raises:
         SplitbenchError: for unknown methods, bad configs or stores that do not fit.
@@ -337,8 +339,8 @@ def run_grid(
     extra: dict[str, Any] = {}
     if text_encoder_factory is not None:
         extra["text_encoder_factory"] = text_encoder_factory
-    for (method, inst), config_hash in zip(instances, hashes, strict=True):
-        runner = Runner(
+    runners = [
+        Runner(
             inst,
             benchmark,
             stores,
@@ -347,10 +349,41 @@ def run_grid(
             device=device,
             overwrite=overwrite,  # type: ignore[arg-type]
             progress=progress,
+            jobs=jobs,
             **extra,
         )
-        report = runner.run(list(plan.subsets), list(plan.seeds), targets)
+        for method, inst in instances
+    ]
+    # subset by subset, every method on it: the subset's state is built once and shared
+    # (splitbench.protocol.shared), and freed before the next subset's is built
+    from splitbench.protocol.runner import RunReport
+
+    def selects(s: str) -> bool:
+        return not targets or bool(runners[0].select_targets(benchmark.subset(s), targets))
+
+    if runners and not any(selects(s) for s in plan.subsets):
+        runners[0].run(list(plan.subsets), list(plan.seeds), targets)  # raises the error
+    per_subset = [
+        [r.run([s], list(plan.seeds), targets) if selects(s) else RunReport() for r in runners]
+        for s in plan.subsets
+    ]
+    for i, ((method, _), config_hash) in enumerate(zip(instances, hashes, strict=True)):
+        report = merge_reports([reports[i] for reports in per_subset])
         outcome.reports.append((method, config_hash, report))
         if on_run is not None:
             on_run(method, report)
     return outcome
+
+
+def merge_reports(reports: Sequence[Any]) -> Any:
+    """One :class:`~splitbench.protocol.runner.RunReport` from per-subset reports."""
+    from splitbench.protocol.runner import RunReport
+
+    seeds: list[int] = next((r.seeds for r in reports if r.seeds), [])
+    out = RunReport(seeds=list(seeds))
+    for r in reports:
+        out.outcomes.extend(r.outcomes)
+        out.backbone_passes.update(r.backbone_passes)
+        out.wall_s += r.wall_s
+        out.jobs = max(out.jobs, r.jobs)
+    return out

@@ -122,12 +122,14 @@ def run(
             "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
         ),
     ] = 5,
+    jobs: opt.Jobs = None,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.errors import ConfigError
     from splitbench.protocol import build_config, load_methods
+    from splitbench.protocol.parallel import default_jobs
     from splitbench.protocol.runner import Runner
     from splitbench.results.aggregate import aggregate
     from splitbench.results.io import load_results
@@ -158,6 +160,7 @@ def run(
         progress=not quiet,
         log_samples=log_samples,
         log_top_k=log_top_k,
+        jobs=jobs if jobs is not None else default_jobs(),
     )
     seed_list = parse_ints(seeds, "--seeds")
     report = runner.run(subsets, seed_list, target_list)

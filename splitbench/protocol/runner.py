@@ -27,7 +27,10 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method, NewRows, VideoProbabilities
 from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.determinism import use_deterministic_algorithms
+from splitbench.protocol.parallel import effective_jobs
 from splitbench.protocol.scoring import PROTOCOL_ID, SubsetScorer, count, mask_coarse
+from splitbench.protocol.shared import shared_state
 from splitbench.results.io import atomic_write_text, failure_path, unit_path, write_result
 from splitbench.results.provenance import environment
 from splitbench.results.samples import (
@@ -108,6 +111,7 @@ class RunReport:
     seeds: list[int] = field(default_factory=list)
     backbone_passes: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    jobs: int = 1
 
     def by_status(self, status: Status) -> list[UnitOutcome]:
         """Outcomes with the given status."""
@@ -131,6 +135,8 @@ class Runner:
         log_samples: Also write each unit's per-video predictions next to its result
             (:mod:`splitbench.results.samples`); a finished unit without them is rerun.
         log_top_k: Classes kept per video in the per-video log.
+        jobs: Worker processes per subset (:mod:`splitbench.protocol.parallel`); 1 runs
+            serially. Every unit's numbers are the same for any value.
     """
 
     def __init__(
@@ -148,6 +154,7 @@ class Runner:
         on_unit: Callable[[UnitOutcome], None] | None = None,
         log_samples: bool = False,
         log_top_k: int = DEFAULT_TOP_K,
+        jobs: int = 1,
     ) -> None:
         self.method = method
         self.benchmark = benchmark
@@ -161,6 +168,7 @@ class Runner:
         self.on_unit = on_unit
         self.log_samples = log_samples
         self.log_top_k = log_top_k
+        self.jobs = jobs
 
     # -- planning -----------------------------------------------------------------------
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
@@ -240,9 +248,11 @@ class Runner:
                 f"--targets {','.join(targets)} matches no split target of "
                 f"{self.benchmark.name} subsets {', '.join(subsets)}"
             )
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)
         env = environment(self.device, deterministic=True)
         total = sum(len(ts) for _, ts in plan) * len(seeds)
+        from splitbench.protocol.forked_units import run_units_forked
+
         bar = tqdm(total=total, desc=f"{self.method.name}", unit="unit", disable=not self.progress)
         try:
             for subset, chosen in plan:
@@ -267,11 +277,18 @@ class Runner:
                 if not any(pending.values()):
                     continue
                 ctx, scorer = self._context(subset, store)
-                for seed in seeds:
-                    if pending[seed]:
-                        self._run_seed(
-                            ctx, scorer, store, subset, seed, pending[seed], env, report, bar
-                        )
+                units = [(seed, t) for seed in seeds for t in pending[seed]]
+                jobs = effective_jobs(self.jobs, len(units))
+                report.jobs = max(report.jobs, jobs)
+                if jobs > 1:
+                    run_units_forked(self, ctx, scorer, subset, units, jobs, env, report, bar)
+                else:
+                    for seed in seeds:
+                        if pending[seed]:
+                            self._run_seed(
+                                ctx, scorer, store, subset, seed, pending[seed], env, report, bar
+                            )
+                del ctx, scorer  # free this subset's state before the next one is built
         finally:
             bar.close()
         report.wall_s = time.perf_counter() - start
@@ -306,18 +323,18 @@ class Runner:
         return store
 
     def _context(self, subset: Subset, store: FeatureStore) -> tuple[SubsetContext, SubsetScorer]:
-        w, b = store.head()
+        state = shared_state(subset, store)  # built once per process, shared by methods
         ctx = SubsetContext(
             benchmark=self.benchmark,
             subset=subset,
             store=store,
-            weight=torch.from_numpy(w),
-            bias=torch.from_numpy(b),
+            weight=state.weight,
+            bias=state.bias,
             device=torch.device(self.device),
             text_encoder_factory=self.text_encoder_factory,
+            _val=state.features,
         )
-        scorer = SubsetScorer(ctx.val_features(), ctx.weight, ctx.bias)
-        return ctx, scorer
+        return ctx, state.scorer
 
     def _run_seed(
         self,
