@@ -278,7 +278,8 @@ class Runner:
                     continue
                 ctx, scorer = self._context(subset, store)
                 units = [(seed, t) for seed in seeds for t in pending[seed]]
-                jobs = effective_jobs(self.jobs, len(units))
+                # forked workers and an initialised GPU do not mix: accelerators run serially
+                jobs = effective_jobs(self.jobs, len(units)) if self.device == "cpu" else 1
                 report.jobs = max(report.jobs, jobs)
                 if jobs > 1:
                     run_units_forked(self, ctx, scorer, subset, units, jobs, env, report, bar)
