@@ -55,6 +55,7 @@ lint: $(STAMP)
 # protocol, methods, hub and analysis need the official annotation files ($$SPLITBENCH_ANNOTATIONS)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_protocol.py
+	$(BIN)/python bench/bench_paper_protocol.py
 	$(BIN)/python bench/bench_methods.py
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_hub.py

@@ -315,7 +315,7 @@ def run_grid(
         output_dir: Root of the result files.
         **options: Passed on to :func:`splitbench.evaluate`: ``targets`` (as ``splitbench
             run --targets``), ``device``, ``overwrite``, ``progress``,
-            ``text_encoder_factory`` (tests), ``on_run`` (called after each method).
+            ``text_encoder_factory`` (tests), ``on_run`` (called after each method), ``jobs``.
 
     Raises:
         SplitbenchError: for unknown methods, bad configs, unmet needs or stores that do

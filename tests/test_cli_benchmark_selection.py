@@ -37,6 +37,9 @@ def two_revisions(tmp_path_factory) -> Path:
 
 
 def test_compare_breakdown_and_plot_name_the_choices(two_revisions, tmp_path):
+    from splitbench.benchmarks.catalog import load_benchmark
+
+    revision = load_benchmark("synthetic", None).revision
     for args in (
         ("leaderboard", "compare", str(two_revisions), str(two_revisions),
          "--method-a", "coarse_copy", "--method-b", "modifier_retrieval"),
@@ -47,7 +50,7 @@ def test_compare_breakdown_and_plot_name_the_choices(two_revisions, tmp_path):
         assert out.returncode == 2, out.stderr
         line = out.stderr.strip()
         assert "\n" not in line and "choose one with --benchmark" in line
-        assert "synthetic@synthetic:0000other0000" in line and "synthetic@synthetic:9978" in line
+        assert "synthetic@synthetic:0000other0000" in line and f"synthetic@{revision}" in line
     assert not (tmp_path / "x.png").exists()
 
 

@@ -122,6 +122,13 @@ class ManualAdamW:
     bookkeeping costs more than the arithmetic; this does the same update in six in-place
     ops. ``grad`` is a preallocated buffer the caller fills before :meth:`step`.
 
+    Measured (issue 19, 2-core machine, loaded; 1-shot unit, k = 3, 100 epochs, one
+    thread): this plus the closed-form gradient 25.6 ms per unit (min of 30);
+    ``torch.optim.AdamW`` + autograd + ``CosineAnnealingLR`` 137–204 ms (fused, foreach or
+    for-loop AdamW); torch's AdamW on the closed-form gradient 153 ms. With 864 low-shot
+    units in the paper protocol the library path alone would cost ≈ 2 CPU-minutes against
+    the 20 s target, so the update stays hand-written.
+
     Args:
         param: The tensor to update in place.
         weight_decay: Decoupled weight decay.

@@ -22,6 +22,7 @@ depends only on the base head, the base modifiers and the seed, so it is trained
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ from splitbench.protocol import (
     SplitTask,
     SubsetContext,
 )
+from splitbench.protocol.artefacts import Artefact, shared_artefact
 from splitbench_methods._training import (
     EmaEarlyStopping,
     StateKeeper,
@@ -181,8 +183,17 @@ class AlignmentMap:
         return out
 
 
+#: Bump when :func:`fit_alignment` changes what it computes (keys cached maps).
+TRAINING_VERSION = "1"
+
+
 def train_alignment(ctx: SubsetContext, seed: int, config: ModifierAlignmentConfig) -> AlignmentMap:
-    """Train g on the subset's pairs under ``seed`` (deterministic for a given seed).
+    """The map g for the subset's pairs under ``seed`` (deterministic for a given seed).
+
+    Trained once per process and cache (:func:`splitbench.protocol.artefacts.shared_artefact`),
+    keyed by the training pairs and their text embeddings (so by the base head and the
+    modifiers), the seed, the config and the torch version: the MA method and low-shot
+    finetuning's MA initialisation share one map.
 
     Raises:
         ConfigError: when the base head has no training pairs.
@@ -196,6 +207,41 @@ def train_alignment(ctx: SubsetContext, seed: int, config: ModifierAlignmentConf
     enc = ctx.text_encoder(config.text_encoder)
     x = torch.from_numpy(np.asarray(enc.encode(pairs.texts), dtype=np.float32))
     y = pairs.targets.float().contiguous()
+    parts = {
+        "version": TRAINING_VERSION,
+        "torch": torch.__version__,
+        "where": (ctx.benchmark.name, ctx.subset.name),
+        "seed": seed,
+        "config": dataclasses.asdict(config),
+        "encoder": enc.identity,
+        "texts": pairs.texts,
+        "kinds": pairs.kinds,
+        "x": x,
+        "y": y,
+    }
+
+    def build() -> Artefact:
+        amap = fit_alignment(ctx, seed, config, pairs, x, y)
+        return Artefact(dict(amap.mlp.state_dict()), amap.summary)
+
+    art = shared_artefact("modifier_alignment", parts, build)
+    gen = seeded_generator("modifier_alignment", ctx.benchmark.name, ctx.subset.name, seed)
+    mlp = make_mlp(x.shape[1], tuple(config.hidden), y.shape[1], gen)
+    mlp.load_state_dict(art.tensors)
+    mlp.eval()
+    mlp.requires_grad_(False)
+    return AlignmentMap(mlp, dict(art.record))
+
+
+def fit_alignment(
+    ctx: SubsetContext,
+    seed: int,
+    config: ModifierAlignmentConfig,
+    pairs: TrainingPairs,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> AlignmentMap:
+    """Train g on ``pairs`` (text embeddings ``x``, targets ``y``) under ``seed``."""
     gen = seeded_generator("modifier_alignment", ctx.benchmark.name, ctx.subset.name, seed)
     with single_thread():
         mlp = make_mlp(x.shape[1], tuple(config.hidden), y.shape[1], gen)

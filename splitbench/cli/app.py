@@ -157,6 +157,7 @@ def run(
             "--orders", help="Seeded target orders per session size.", rich_help_panel="Sessions"
         ),
     ] = 3,
+    jobs: opt.Jobs = None,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
@@ -168,6 +169,7 @@ def run(
     from splitbench.evaluation.facade import resolve_methods
     from splitbench.progress import silence
     from splitbench.protocol import load_methods
+    from splitbench.protocol.parallel import default_jobs
 
     if quiet:
         silence()
@@ -229,6 +231,7 @@ def run(
         log_samples=log_samples,
         log_top_k=log_top_k,
         unit_timeout=unit_timeout,
+        jobs=jobs if jobs is not None else default_jobs(),
     )
     (run,) = ev.runs
     report = run.report

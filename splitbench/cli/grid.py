@@ -86,6 +86,7 @@ def grid(
         Path, typer.Option("--output-dir", "-o", help="Where unit results go.")
     ] = Path("splitbench-results"),
     device: Annotated[str, typer.Option(help="Torch device for methods that train.")] = "cpu",
+    jobs: opt.Jobs = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the resolved grid and exit.")
     ] = False,
@@ -160,6 +161,7 @@ def grid(
 
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.common import resolve_stores
+    from splitbench.protocol.parallel import default_jobs
 
     def on_run(run: EvaluatedMethod) -> None:
         rep = run.report
@@ -173,7 +175,14 @@ def grid(
         bench.subset(s)
     stores = resolve_stores(bench.name, features, list(plan.subsets))
     outcome = run_grid(
-        plan, bench, stores, output_dir, device=device, progress=not quiet, on_run=on_run
+        plan,
+        bench,
+        stores,
+        output_dir,
+        device=device,
+        progress=not quiet,
+        on_run=on_run,
+        jobs=jobs if jobs is not None else default_jobs(),
     )
     ev = outcome.evaluation
     for line in ev.failure_lines():

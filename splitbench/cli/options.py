@@ -39,3 +39,13 @@ Features = Annotated[
         rich_help_panel="Data",
     ),
 ]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Worker processes per subset (default: one per usable CPU; 1 = serial). "
+        "Every unit's numbers are the same for any value.",
+        min=1,
+    ),
+]

@@ -207,6 +207,7 @@ def evaluate(
     log_samples: bool = False,
     log_top_k: int = 5,
     unit_timeout: float | None = None,
+    jobs: int = 1,
     unmet: Literal["error", "skip"] = "error",
     text_encoder_factory: Callable[[str], TextEncoder] | None = None,
     on_unit: Callable[[UnitOutcome], None] | None = None,
@@ -234,6 +235,8 @@ def evaluate(
         log_top_k: Classes kept per video in those logs.
         unit_timeout: Seconds one method call may run before its unit fails (None: no
             limit; see :mod:`splitbench.protocol.guard`).
+        jobs: Worker processes per subset (``--jobs``); every unit's numbers are the same
+            for any value.
         unmet: ``error``: refuse the whole evaluation, before any unit, when a store cannot
             meet a method's needs; ``skip``: leave such methods out
             (:attr:`Evaluation.not_applicable`).
@@ -249,8 +252,8 @@ def evaluate(
     from splitbench.evaluation.stores import resolve_stores
     from splitbench.protocol import load_methods
     from splitbench.protocol.needs import require_needs, requirement_problems
-    from splitbench.protocol.plan import check_store
-    from splitbench.protocol.runner import Runner
+    from splitbench.protocol.plan import check_store, select_targets
+    from splitbench.protocol.runner import Runner, RunReport
 
     start = time.perf_counter()
     if overwrite not in ("only-missing", "always"):
@@ -281,11 +284,19 @@ def evaluate(
     options.update(unit_timeout=unit_timeout)
     if text_encoder_factory is not None:
         options["text_encoder_factory"] = text_encoder_factory
-    for run in runs:
-        runner = Runner(
-            run.method, bench, store_map, output_dir, method_origin=run.origin, **options
-        )
-        run.report = runner.run(chosen, seed_list, targets)
+    options.update(jobs=jobs)
+    runners = [
+        Runner(run.method, bench, store_map, output_dir, method_origin=run.origin, **options)
+        for run in runs
+    ]
+    # subset by subset, every method on it: a subset's state is built once and shared
+    # (splitbench.protocol.shared), and freed before the next subset's is built
+    selected = [s for s in chosen if not targets or select_targets(bench.subset(s), targets)]
+    if runners and not selected:
+        runners[0].run(chosen, seed_list, targets)  # raises the one-line targets error
+    per_subset = [[r.run([s], seed_list, targets) for r in runners] for s in selected]
+    for i, run in enumerate(runs):
+        run.report = RunReport.merged([reports[i] for reports in per_subset])
         if on_run is not None:
             on_run(run)
 

@@ -137,12 +137,7 @@ class SubsetContext:
     def val_features(self) -> torch.Tensor:
         """``(N_val, V, D)`` float32 features in the subset's val-table order."""
         if self._val is None:
-            split = self.store.split("val")
-            rows = split.rows_of(self.subset.val.videos.tolist(), store=str(self.store.path))
-            feats = split.features
-            if not (len(rows) == len(feats) and np.array_equal(rows, np.arange(len(rows)))):
-                feats = feats[rows]  # the store's order differs from val.csv: reorder (copy)
-            self._val = torch.from_numpy(np.asarray(feats, dtype=np.float32))
+            self._val = load_val_features(self.subset, self.store)
         return self._val
 
     def support_features(self, videos: np.ndarray | list[str]) -> torch.Tensor:
@@ -159,3 +154,13 @@ class SubsetContext:
         split = self.store.split("train")
         rows = split.rows_of([str(v) for v in videos], store=str(self.store.path))
         return torch.from_numpy(np.asarray(split.features[rows], dtype=np.float32))
+
+
+def load_val_features(subset: Subset, store: FeatureStore) -> torch.Tensor:
+    """``(N_val, V, D)`` float32 features of ``store`` in ``subset``'s val-table order."""
+    split = store.split("val")
+    rows = split.rows_of(subset.val.videos.tolist(), store=str(store.path))
+    feats = split.features
+    if not (len(rows) == len(feats) and np.array_equal(rows, np.arange(len(rows)))):
+        feats = feats[rows]  # the store's order differs from val.csv: reorder (copy)
+    return torch.from_numpy(np.asarray(feats, dtype=np.float32))

@@ -27,8 +27,10 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.determinism import use_deterministic_algorithms
 from splitbench.protocol.guard import PrivateHead, contained
 from splitbench.protocol.needs import require_needs
+from splitbench.protocol.parallel import effective_jobs
 from splitbench.protocol.plan import (
     SubsetPlan,
     effective_seeds,
@@ -37,6 +39,7 @@ from splitbench.protocol.plan import (
     unit_file,
 )
 from splitbench.protocol.scoring import SubsetScorer
+from splitbench.protocol.shared import shared_state
 from splitbench.protocol.sinks import UnitSink
 from splitbench.protocol.unit import METRIC_META, build_result, score, seed_everything
 from splitbench.results.provenance import environment
@@ -80,10 +83,22 @@ class RunReport:
     seeds: list[int] = field(default_factory=list)
     backbone_passes: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    jobs: int = 1
 
     def by_status(self, status: Status) -> list[UnitOutcome]:
         """Outcomes with the given status."""
         return [o for o in self.outcomes if o.status == status]
+
+    @classmethod
+    def merged(cls, reports: Sequence[RunReport]) -> RunReport:
+        """One report from per-subset reports of the same method."""
+        out = cls(seeds=list(next((r.seeds for r in reports if r.seeds), [])))
+        for r in reports:
+            out.outcomes.extend(r.outcomes)
+            out.backbone_passes.update(r.backbone_passes)
+            out.wall_s += r.wall_s
+            out.jobs = max(out.jobs, r.jobs)
+        return out
 
 
 @dataclass
@@ -120,6 +135,8 @@ class Runner:
         log_top_k: Classes kept per video in the per-video log.
         unit_timeout: Seconds one method call (``prepare`` or ``edit``) may run before its
             unit fails; None for no limit (:mod:`splitbench.protocol.guard`).
+        jobs: Worker processes per subset (:mod:`splitbench.protocol.parallel`); 1 runs
+            serially. Every unit's numbers are the same for any value.
     """
 
     def __init__(
@@ -138,6 +155,7 @@ class Runner:
         log_samples: bool = False,
         log_top_k: int = DEFAULT_TOP_K,
         unit_timeout: float | None = None,
+        jobs: int = 1,
     ) -> None:
         self.method = method
         self.benchmark = benchmark
@@ -151,6 +169,7 @@ class Runner:
         self.on_unit = on_unit
         self.sink = UnitSink(method.name, log_samples, log_top_k)
         self.unit_timeout = unit_timeout
+        self.jobs = jobs
         self._head: PrivateHead | None = None
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
@@ -196,7 +215,7 @@ class Runner:
             need_samples=self.sink.log_samples,
         )
         require_needs(self.method, self.benchmark, {p.subset.name: p.store for p in plans})
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)
         env = environment(self.device, deterministic=True)
         total = sum(len(p.targets) for p in plans) * len(seeds)
         bar = progress_bar(
@@ -214,26 +233,37 @@ class Runner:
                 if not any(plan.pending.values()):
                     continue
                 ctx, scorer = self._context(plan)
-                for seed in seeds:
-                    if plan.pending[seed]:
-                        self._run_seed(ctx, scorer, plan, seed, env, progress)
+                units = [(seed, t) for seed in seeds for t in plan.pending[seed]]
+                # forked workers and an initialised GPU do not mix: accelerators run serially
+                jobs = effective_jobs(self.jobs, len(units)) if self.device == "cpu" else 1
+                report.jobs = max(report.jobs, jobs)
+                if jobs > 1:
+                    from splitbench.protocol.forked_units import run_units_forked
+
+                    run_units_forked(self, ctx, scorer, plan, units, jobs, env, progress)
+                else:
+                    for seed in seeds:
+                        if plan.pending[seed]:
+                            self._run_seed(ctx, scorer, plan, seed, env, progress)
+                del ctx, scorer  # free this subset's context before the next one is built
         finally:
             bar.close()  # type: ignore[attr-defined]
         report.wall_s = time.perf_counter() - start
         return report
 
     def _context(self, plan: SubsetPlan) -> tuple[SubsetContext, SubsetScorer]:
-        w, b = plan.store.head()
+        state = shared_state(plan.subset, plan.store)  # built once per process, shared
         ctx = SubsetContext(
             benchmark=self.benchmark,
             subset=plan.subset,
             store=plan.store,
-            weight=torch.from_numpy(w),
-            bias=torch.from_numpy(b),
+            weight=state.weight,
+            bias=state.bias,
             device=torch.device(self.device),
             text_encoder_factory=self.text_encoder_factory,
+            _val=state.features,
         )
-        scorer = SubsetScorer(ctx.val_features(), ctx.weight, ctx.bias)
+        scorer = state.scorer
         self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
         return ctx, scorer
 

@@ -30,16 +30,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from splitbench.errors import DataError
 from splitbench.results.io import atomic_path
 from splitbench.results.schema import UnitCounts
+
+if TYPE_CHECKING:  # pandas only for the reader's return type: the runner never needs it
+    import pandas as pd
 
 SAMPLES_SCHEMA = "splitbench.samples/1"
 DEFAULT_TOP_K = 5

@@ -1,0 +1,96 @@
+"""Per-(subset, store) state built once per process and shared by every method.
+
+Every method of a grid (or of ``leaderboard build``) scores on the same float32 val
+features, the same base logits and the same masked original predictions. Building them
+costs 0.5–1 s per SSv2-size subset, so they are built once per process and handed to each
+runner that asks for the same (store, head, val order).
+
+Only one subset's state is kept: asking for another frees the previous one first, so a
+run over subsets A and B never holds both (the whole-protocol memory peak stays that of
+one subset). Callers that hold the returned tensors keep them alive themselves, and should
+drop them before asking for the next subset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from splitbench.benchmarks.model import Subset
+    from splitbench.features.store import FeatureStore
+    from splitbench.protocol.scoring import SubsetScorer
+
+
+@dataclass(eq=False)
+class SharedSubsetState:
+    """What every method of one (subset, store) shares.
+
+    Attributes:
+        key: Cache key (store key, head digest, val-order digest).
+        features: ``(N_val, V, D)`` float32 val features in the subset's val-table order.
+        weight: Base head weight ``(C, D)`` (read-only).
+        bias: Base head bias ``(C,)``.
+        scorer: The subset's scorer (base logits; masked originals cached per coarse class).
+    """
+
+    key: tuple[str, str, str]
+    features: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+    scorer: SubsetScorer
+
+
+_current: SharedSubsetState | None = None
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def state_key(subset: Subset, store: FeatureStore) -> tuple[str, str, str]:
+    """``(store key, head digest, val-order digest)``: equal keys mean identical state."""
+    w, b = store.head()
+    order = "\n".join(map(str, subset.val.videos.tolist())).encode()
+    return (
+        f"{store.meta.key}@{store.path}",
+        _digest(np.asarray(w), np.asarray(b)),
+        hashlib.sha256(order).hexdigest()[:16],
+    )
+
+
+def shared_state(subset: Subset, store: FeatureStore) -> SharedSubsetState:
+    """The shared state of ``subset`` on ``store``, built on first use in this process.
+
+    A different (subset, store) than the one cached frees the cached state before the new
+    one is built.
+    """
+    global _current
+    import torch
+
+    from splitbench.protocol.context import load_val_features
+    from splitbench.protocol.scoring import SubsetScorer
+
+    key = state_key(subset, store)
+    if _current is not None and _current.key == key:
+        return _current
+    _current = None  # free the previous subset before building the next
+    w, b = store.head()
+    weight, bias = torch.from_numpy(w), torch.from_numpy(b)
+    features = load_val_features(subset, store)
+    _current = SharedSubsetState(key, features, weight, bias, SubsetScorer(features, weight, bias))
+    return _current
+
+
+def clear_shared_state() -> None:
+    """Drop the cached state (tests; or to free memory between unrelated runs)."""
+    global _current
+    _current = None
