@@ -75,3 +75,18 @@ def synthetic_stores(_isolated_cache):
     from splitbench.features.simulate import synthetic_stores
 
     return synthetic_stores()
+
+
+@pytest.fixture(autouse=True)
+def _restore_method_registry():
+    """Methods a test registers (``--plugin`` files run in-process) do not leak into later tests.
+
+    ``leaderboard build`` runs every registered method, so a leaked plugin that sleeps or
+    raises would otherwise run there.
+    """
+    from splitbench.protocol import load_methods
+
+    registry = load_methods()
+    saved = (dict(registry._entries), dict(registry._aliases), dict(registry._conflicts))
+    yield
+    registry._entries, registry._aliases, registry._conflicts = (dict(d) for d in saved)

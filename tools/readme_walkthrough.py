@@ -45,9 +45,18 @@ SKIPS = (
     ),
     ("RUN_A", "placeholder run folders (docs/analysis.md walks through compare)"),
     ("hf://", "needs the Hugging Face Hub (network)"),
+    (
+        "MyData-Split",
+        "needs another dataset's annotation files (a test builds one from generated data)",
+    ),
 )
 # shown without the argument it needs, as a name in a sentence
-NAMES_ONLY = {"splitbench rescore": "named in a sentence without its folder (docs/analysis.md)"}
+NAMES_ONLY = {
+    "splitbench rescore": "named in a sentence without its folder (docs/analysis.md)",
+    "splitbench simulate": "named in a sentence; the full command is shown above it",
+    "splitbench vlm merge": "named in a sentence; needs open_clip checkpoints (docs/baselines.md)",
+    "splitbench build-benchmark": "named in a sentence; the full commands are shown below it",
+}
 LB_START, LB_END = "<!-- splitbench:leaderboard:start -->", "<!-- splitbench:leaderboard:end -->"
 ANNOTATION_PLACEHOLDERS = ("PATH/TO/Datasets", "PATH", "Datasets")
 
@@ -101,7 +110,11 @@ def fill(cmd: str, annotations: Path | None) -> tuple[str | None, str]:
             return None, reason
     words = shlex.split(cmd)
     for i, w in enumerate(words):
-        if i and words[i - 1] == "--annotations" and w in ANNOTATION_PLACEHOLDERS:
+        if (
+            i
+            and words[i - 1] in ("--annotations", "--from-official")
+            and (w in ANNOTATION_PLACEHOLDERS)
+        ):
             if annotations is None:
                 return None, "needs the official annotation files (set SPLITBENCH_ANNOTATIONS)"
             words[i] = str(annotations)

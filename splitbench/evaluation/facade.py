@@ -10,6 +10,7 @@ them into cells and returns an :class:`Evaluation`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -294,7 +295,20 @@ def evaluate(
     selected = [s for s in chosen if not targets or select_targets(bench.subset(s), targets)]
     if runners and not selected:
         runners[0].run(chosen, seed_list, targets)  # raises the one-line targets error
-    per_subset = [[r.run([s], seed_list, targets) for r in runners] for s in selected]
+    from splitbench import progress as bars
+
+    nest = progress and len(runners) > 1  # one outer bar over methods, units nested below
+    outer = bars.bar(total=len(selected) * len(runners), desc="methods", disable=not nest)
+    per_subset: list[list[RunReport]] = []
+    for s in selected:
+        reports = []
+        for r in runners:
+            outer.set_postfix_str(f"{r.method.name} ({s})")
+            with bars.nested() if nest else contextlib.nullcontext():
+                reports.append(r.run([s], seed_list, targets))
+            outer.update()
+        per_subset.append(reports)
+    outer.close()
     for i, run in enumerate(runs):
         run.report = RunReport.merged([reports[i] for reports in per_subset])
         if on_run is not None:

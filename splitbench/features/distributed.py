@@ -129,7 +129,7 @@ def seal(
     """
     stores = [FeatureStore(p) for p in sources]
     for st in stores:
-        if st.meta.key != writer.meta.key:
+        if st.meta.identity_key != writer.meta.identity_key:
             raise ConfigError(f"{st.path}: a rank store of another model or view protocol")
     skipped: dict[str, dict[str, str]] = {
         s: dict(v) for s, v in writer.meta.extra.get("skipped", {}).items()

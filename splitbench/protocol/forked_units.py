@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from splitbench.results.schema import Environment
 
 Unit = tuple[int, "SplitTarget"]
+_INTERRUPTED = "interrupted"  # a worker's message: Ctrl-C (KeyboardInterrupt) reached it
 
 
 class _NoBar:
@@ -63,11 +64,21 @@ def run_units_forked(
             _NoBar(),
             lambda o: emit((o.seed, o.target.key, o.status, o.result, o.error)),
         )
-        for seed, ts in groups:
-            part_plan = dataclasses.replace(plan, pending={seed: ts})
-            runner._run_seed(ctx, scorer, part_plan, seed, env, local)
+        try:
+            for seed, ts in groups:
+                part_plan = dataclasses.replace(plan, pending={seed: ts})
+                runner._run_seed(ctx, scorer, part_plan, seed, env, local)
+        except KeyboardInterrupt:  # a Ctrl-C inside a worker stops the whole run
+            emit(_INTERRUPTED)
 
-    def on_message(msg: tuple[int, str, Any, Any, Any]) -> None:
+    interrupted = False
+
+    def on_message(msg: tuple[int, str, Any, Any, Any] | str) -> None:
+        nonlocal interrupted
+        if msg == _INTERRUPTED:
+            interrupted = True
+            return
+        assert not isinstance(msg, str)
         seed, key, status, result, error = msg
         target = targets[(seed, key)]
         o = UnitOutcome(
@@ -85,6 +96,8 @@ def run_units_forked(
             progress.on_unit(o)
 
     problems = run_forked(parts, work, on_message)
+    if interrupted:
+        raise KeyboardInterrupt
     lost = [(s, t) for s, t in units if (s, t.key) not in got]
     if lost:
         why = "; ".join(sorted(set(problems.values()))) or "worker process ended early"
