@@ -102,26 +102,34 @@ def typo_noise(text: str, rate: float, rng: random.Random) -> str:
     return "".join(out)
 
 
-def case_noise(text: str, rate: float, rng: random.Random) -> str:
-    """Casing changes of whole words at ``rate`` per word."""
+def _per_word(
+    text: str, rate: float, rng: random.Random, change: Callable[[str, random.Random], str]
+) -> str:
+    """Apply ``change`` to each non-empty space-separated word with probability ``rate``."""
     words = text.split(" ")
     for i, w in enumerate(words):
-        if not w or rng.random() >= rate:
-            continue
-        options = [v for v in (w.upper(), w.title(), w.swapcase()) if v != w]
-        if options:
-            words[i] = rng.choice(options)
+        if w and rng.random() < rate:
+            words[i] = change(w, rng)
     return " ".join(words)
+
+
+def _recase(word: str, rng: random.Random) -> str:
+    options = [v for v in (word.upper(), word.title(), word.swapcase()) if v != word]
+    return rng.choice(options) if options else word
+
+
+def _repunctuate(word: str, rng: random.Random) -> str:
+    return word[:-1] if word[-1] in _PUNCT and len(word) > 1 else word + rng.choice(_PUNCT)
+
+
+def case_noise(text: str, rate: float, rng: random.Random) -> str:
+    """Casing changes of whole words at ``rate`` per word."""
+    return _per_word(text, rate, rng, _recase)
 
 
 def punct_noise(text: str, rate: float, rng: random.Random) -> str:
     """Punctuation inserted after, or removed from the end of, words at ``rate`` per word."""
-    words = text.split(" ")
-    for i, w in enumerate(words):
-        if not w or rng.random() >= rate:
-            continue
-        words[i] = w[:-1] if w[-1] in _PUNCT and len(w) > 1 else w + rng.choice(_PUNCT)
-    return " ".join(words)
+    return _per_word(text, rate, rng, _repunctuate)
 
 
 _GENERATORS: dict[str, Callable[[str, float, random.Random], str]] = {
