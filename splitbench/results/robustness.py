@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from splitbench.benchmarks.model import Benchmark
 from splitbench.benchmarks.text_variants import apply_text_variant, parse_text_variant
+from splitbench.errors import MethodError
 
 #: The text-using methods and the config that selects the text encoder; the low-shot
 #: finetuning row is the paper's 1-shot run with the MA initialisation.
@@ -45,7 +46,6 @@ class RobustnessReport:
 
     rows: pd.DataFrame
     simulation: bool
-    notes: list[str] = field(default_factory=list)
 
 
 def _slug(text: str) -> str:
@@ -89,7 +89,7 @@ def robustness_report(
                     progress=progress,
                 )
                 if ev.failures:
-                    raise RuntimeError("; ".join(ev.failure_lines(limit=3)))
+                    raise MethodError("; ".join(ev.failure_lines(limit=3)))
                 frames[spec] = ev.units()
             clean = frames["clean"].set_index(["subset", "target", "seed"])
             for spec in specs:
