@@ -421,7 +421,7 @@ def robustness(
     ] = None,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Unit results, one folder per variant.")
-    ] = Path("splitbench-results/robustness"),
+    ] = Path("splitbench.evaluation.robustness"),
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the generality-drop plot (PNG).")
     ] = None,
@@ -431,7 +431,7 @@ def robustness(
     """Text robustness: G and L of text-using methods per encoder under each text variant."""
     from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.cli.validate import parse_targets
-    from splitbench.results.robustness import (
+    from splitbench.evaluation.robustness import (
         TEXT_METHODS,
         plot_robustness,
         render_robustness,
