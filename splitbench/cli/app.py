@@ -51,6 +51,15 @@ def run(
             rich_help_panel="Data",
         ),
     ] = None,
+    text_variant: Annotated[
+        str | None,
+        typer.Option(
+            "--text-variant",
+            help="Rewrite the split targets' fine labels and modifiers: typo:RATE, "
+            "case:RATE or punct:RATE, optionally :SEED (docs/robustness.md).",
+            rich_help_panel="Data",
+        ),
+    ] = None,
     seeds: Annotated[
         str,
         typer.Option(
@@ -161,6 +170,7 @@ def run(
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
     from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.benchmarks.text_variants import apply_text_variant, parse_text_variant
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.cli.sessions import check_track, run_sessions
     from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
@@ -182,7 +192,9 @@ def run(
     overrides = read_config_file(config_file) if config_file else {}
     overrides.update(parse_kv(config or []))
     check_track(track)
-    bench = load_benchmark(benchmark, annotations)
+    bench = apply_text_variant(
+        load_benchmark(benchmark, annotations), parse_text_variant(text_variant)
+    )
     subsets = parse_subsets(subset, list(bench.subsets))
     seed_list = parse_seeds(seeds)
     target_list = parse_targets(targets)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
+from splitbench.cli import options as opt
 from splitbench.cli.common import err, parse_ints
 from splitbench.errors import ConfigError
 from splitbench.results.selection import BENCHMARK_HELP
@@ -400,3 +401,60 @@ def sessions(
     if plot_dir is not None:
         for path in plot_sessions(cells, plot_dir):
             err(f"wrote {path}")
+
+
+@leaderboard_app.command("robustness")
+def robustness(
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="Benchmark.")] = "synthetic",
+    subset: Annotated[str, typer.Option("--subset", "-s", help="A, B or all.")] = "all",
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated text-using methods (default: all three).")
+    ] = "",
+    encoders: Annotated[str, typer.Option(help="Comma-separated text encoders.")] = (
+        "minilm,use-multilingual"
+    ),
+    variants: Annotated[
+        str, typer.Option(help="Comma-separated --text-variant specs (clean is always run).")
+    ] = "typo:0.05,typo:0.2,case:0.3,punct:0.3",
+    targets: Annotated[
+        str | None, typer.Option(help="Comma-separated coarse indices; default all.")
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Unit results, one folder per variant.")
+    ] = Path("splitbench.evaluation.robustness"),
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the generality-drop plot (PNG).")
+    ] = None,
+    annotations: opt.Annotations = None,
+    output: Output = None,
+) -> None:
+    """Text robustness: G and L of text-using methods per encoder under each text variant."""
+    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.cli.validate import parse_targets
+    from splitbench.evaluation.robustness import (
+        TEXT_METHODS,
+        plot_robustness,
+        render_robustness,
+        robustness_report,
+    )
+
+    bench = load_benchmark(benchmark, annotations)
+    names = [m for m in methods.split(",") if m] or list(TEXT_METHODS)
+    unknown = [m for m in names if m not in TEXT_METHODS]
+    if unknown:
+        raise ConfigError(
+            f"--methods {','.join(unknown)}: expected text-using methods among "
+            f"{', '.join(TEXT_METHODS)}"
+        )
+    report = robustness_report(
+        bench,
+        output_dir=output_dir,
+        methods={m: TEXT_METHODS[m] for m in names},
+        encoders=[e for e in encoders.split(",") if e],
+        variants=[v for v in variants.split(",") if v],
+        subsets=None if subset == "all" else [subset],
+        targets=parse_targets(targets),
+    )
+    _emit(render_robustness(report), output)
+    if plot is not None:
+        err(f"wrote {plot_robustness(report, plot)}")

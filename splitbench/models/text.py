@@ -246,6 +246,9 @@ def _clip_l14(option: str | None) -> TextEncoder:
 
 TEXT_ENCODERS.register("minilm", _minilm, aliases=("all-minilm-l6-v2", "default"))
 TEXT_ENCODERS.register("clip-vit-l-14", _clip_l14, aliases=("clip", "clip-l14"))
+TEXT_ENCODERS.register(
+    "use-multilingual", "splitbench.models.text_use:use_multilingual", aliases=("use",)
+)
 # the text tower of a video-language model: vlm-text:clip:ViT-L-14/openai, vlm-text:viclip:FILE
 TEXT_ENCODERS.register("vlm-text", "splitbench.models.vlm:vlm_text_encoder")
 
