@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from splitbench.atomic import atomic_path, atomic_write_text
 from splitbench.errors import DataError
 from splitbench.results.schema import SCHEMA_VERSION, UnitResult
 
+M = TypeVar("M", bound=BaseModel)
 __all__ = ["atomic_path", "atomic_write_text"]  # re-exported: callers import them from here
 
 
@@ -53,23 +55,37 @@ def read_result(path: Path) -> UnitResult:
     Raises:
         DataError: naming the file and the first schema problem.
     """
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: unreadable result file ({exc})") from None
-    version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SCHEMA_VERSION:
-        raise DataError(
-            f"{path}: result schema {version!r}, this splitbench reads {SCHEMA_VERSION!r}"
-        )
-    try:
-        result = UnitResult.model_validate(raw)
-    except ValidationError as exc:
-        raise schema_error(str(path), exc) from None
+    result = read_versioned(path, UnitResult, SCHEMA_VERSION, "result file", "result schema")
     from splitbench.results.validate import check_result
 
     check_result(result, path)
     return result
+
+
+def read_versioned(path: Path, model: type[M], version: str, unreadable: str, schema: str) -> M:
+    """Read a JSON file, check its ``schema_version`` and validate it as ``model``.
+
+    Args:
+        path: The file.
+        model: The pydantic model to validate against.
+        version: The schema version this splitbench reads.
+        unreadable: What an unreadable file is called in the error (``result file``).
+        schema: What the schema is called in the error (``result schema``).
+
+    Raises:
+        DataError: one line naming the file and the first problem.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: unreadable {unreadable} ({exc})") from None
+    found = raw.get("schema_version") if isinstance(raw, dict) else None
+    if found != version:
+        raise DataError(f"{path}: {schema} {found!r}, this splitbench reads {version!r}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise schema_error(str(path), exc) from None
 
 
 def schema_error(where: str, exc: ValidationError) -> DataError:

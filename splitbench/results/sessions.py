@@ -9,17 +9,15 @@ share a cell, a table or a file pattern with single-split results.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from pydantic import ValidationError
 from tabulate import tabulate
 
 from splitbench.core.identity import CELL_FIELDS
 from splitbench.errors import DataError
-from splitbench.results.io import schema_error
+from splitbench.results.io import read_versioned
 from splitbench.results.render import SIMULATION_BANNER
 from splitbench.results.session_schema import SESSION_SCHEMA_VERSION, SessionResult
 from splitbench.results.tables import pct
@@ -35,19 +33,9 @@ def read_session(path: Path) -> SessionResult:
     Raises:
         DataError: naming the file and its first problem.
     """
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: unreadable session result ({exc})") from None
-    version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SESSION_SCHEMA_VERSION:
-        raise DataError(
-            f"{path}: session schema {version!r}, this splitbench reads {SESSION_SCHEMA_VERSION!r}"
-        )
-    try:
-        return SessionResult.model_validate(raw)
-    except ValidationError as exc:
-        raise schema_error(str(path), exc) from None
+    return read_versioned(
+        path, SessionResult, SESSION_SCHEMA_VERSION, "session result", "session schema"
+    )
 
 
 def load_sessions(root: Path) -> list[SessionResult]:
