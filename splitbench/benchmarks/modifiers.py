@@ -135,20 +135,16 @@ class ModifierTable:
                     f"{path}: line {line_no}: source {row.source!r}; expected one of "
                     f"{', '.join(ROW_SOURCES)}"
                 )
-            key = (row.group, row.fine_label)
-            if key in seen:
-                raise DataError(
-                    f"{path}: line {line_no}: fine label {row.fine_label!r} of group "
-                    f"{row.group!r} repeats line {seen[key]}"
-                )
-            seen[key] = line_no
-            mkey = (row.group, row.modifier)
-            if mkey in sibling_mods:
-                raise DataError(
-                    f"{path}: line {line_no}: modifier {row.modifier!r} of {row.fine_label!r} "
-                    f"repeats line {sibling_mods[mkey]} of the same group {row.group!r}"
-                )
-            sibling_mods[mkey] = line_no
+            what = f"fine label {row.fine_label!r} of group {row.group!r}"
+            _once(seen, (row.group, row.fine_label), path, line_no, what)
+            _once(
+                sibling_mods,
+                (row.group, row.modifier),
+                path,
+                line_no,
+                f"modifier {row.modifier!r} of {row.fine_label!r}",
+                f" of the same group {row.group!r}",
+            )
             rows.append(row)
         return cls(Path(path), tuple(rows), hashlib.sha256(data).hexdigest()[:12])
 
@@ -302,6 +298,24 @@ def _csv_records(
                 f"{path}: line {line_no}: expected {len(columns)} columns, got {len(rec)}"
             )
         yield line_no, rec
+
+
+def _once(
+    seen: dict[tuple[str, str], int],
+    key: tuple[str, str],
+    path: Path,
+    line_no: int,
+    what: str,
+    tail: str = "",
+) -> None:
+    """Record that ``key`` stands on ``line_no``, or raise when an earlier line has it.
+
+    Raises:
+        DataError: ``<path>: line <n>: <what> repeats line <earlier><tail>``.
+    """
+    earlier = seen.setdefault(key, line_no)
+    if earlier != line_no:
+        raise DataError(f"{path}: line {line_no}: {what} repeats line {earlier}{tail}")
 
 
 def _read_bytes(path: Path) -> bytes:
