@@ -62,34 +62,14 @@ def run_all(work: Path, annotations: Path) -> pd.DataFrame:
     from splitbench.results import load
 
     store = work / "ssv2-sim"
+    ssv2_a = ["-b", "ssv2-split", "-s", "A", "--annotations", str(annotations)]
     if not (store / "A" / "store.json").is_file():
-        sb(
-            "simulate",
-            "-b",
-            "ssv2-split",
-            "-s",
-            "A",
-            "--annotations",
-            str(annotations),
-            "--output",
-            str(store),
-            "-q",
-        )
+        sb("simulate", *ssv2_a, "--output", str(store), "-q")
     for method in METHODS:
         seeds = "0" if method in DETERMINISTIC else "0,1,2"
         common = ["run", "-m", method, "--seeds", seeds, "-q", "-o", str(work / "results")]
         sb(*common, "-b", "synthetic")
-        sb(
-            *common,
-            "-b",
-            "ssv2-split",
-            "-s",
-            "A",
-            "--annotations",
-            str(annotations),
-            "--features",
-            str(store),
-        )
+        sb(*common, *ssv2_a, "--features", str(store))
     return load(work / "results")
 
 
@@ -136,7 +116,7 @@ def fmt(x: float | None) -> str:
 
 
 def render(summary: pd.DataFrame, work: Path) -> str:
-    """One number, or a dash."""
+    """The markdown page: the table, the base models and the paper's orderings."""
     cols = [
         ("ssv2-split", "A", "simulated SSv2-Split-A"),
         ("synthetic", "A", "synthetic A"),
@@ -185,7 +165,6 @@ def render(summary: pd.DataFrame, work: Path) -> str:
 
 def main() -> None:
     """Run the script."""
-    """The markdown page."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--annotations", type=Path, default=os.environ.get("SPLITBENCH_ANNOTATIONS")
