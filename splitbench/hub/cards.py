@@ -71,35 +71,63 @@ class BenchmarkFacts:
     citations: tuple[str, ...] = field(default_factory=tuple)
 
 
-FACTS: dict[str, BenchmarkFacts] = {
-    "ssv2-split": BenchmarkFacts(
+def _upstream_facts(
+    folder: str,
+    source_dataset: str,
+    videos: str,
+    videos_where: str,
+    citation: str,
+    notes: tuple[str, ...] = (),
+) -> BenchmarkFacts:
+    """Facts of a benchmark whose annotation files are ``folder`` of the upstream repository.
+
+    The upstream repository states no licence, so every such card says ``license: other``
+    with unknown upstream terms and links the repository; the source datasets are the video
+    dataset and the repository.
+
+    Args:
+        folder: The benchmark's folder in the upstream repository (``Datasets/...``).
+        source_dataset: Card name of the video dataset the annotations index.
+        videos: Name of the video dataset (for the card text).
+        videos_where: Where users obtain the videos.
+        citation: BibTeX entry of the video dataset.
+        notes: Extra sentences about the data.
+    """
+    return BenchmarkFacts(
         license="other",
         license_name="unknown-upstream-terms",
         license_link=UPSTREAM_URL,
-        source_datasets=("Something-Something V2", f"github:{UPSTREAM_REPO}"),
-        upstream=f"{UPSTREAM_REPO}, folder Datasets/SSv2-Split",
-        upstream_folder="Datasets/SSv2-Split",
+        source_datasets=(source_dataset, f"github:{UPSTREAM_REPO}"),
+        upstream=f"{UPSTREAM_REPO}, folder {folder}",
+        upstream_folder=folder,
+        videos=videos,
+        videos_where=videos_where,
+        notes=notes,
+        citations=(citation,),
+    )
+
+
+FACTS: dict[str, BenchmarkFacts] = {
+    "ssv2-split": _upstream_facts(
+        "Datasets/SSv2-Split",
+        "Something-Something V2",
         videos="Something-Something V2",
         videos_where="the official Something-Something V2 download, published by Qualcomm "
         "(formerly TwentyBN), after accepting its licence",
-        citations=(SSV2_CITATION,),
+        citation=SSV2_CITATION,
     ),
-    "finegym-split": BenchmarkFacts(
-        license="other",
-        license_name="unknown-upstream-terms",
-        license_link=UPSTREAM_URL,
-        source_datasets=("FineGym (Gym288)", f"github:{UPSTREAM_REPO}"),
-        upstream=f"{UPSTREAM_REPO}, folder Datasets/FineGym-Split",
-        upstream_folder="Datasets/FineGym-Split",
+    "finegym-split": _upstream_facts(
+        "Datasets/FineGym-Split",
+        "FineGym (Gym288)",
         videos="FineGym",
         videos_where="the FineGym project page (https://sdolivia.github.io/FineGym/), whose "
         "annotations point at YouTube videos; their terms and YouTube's apply",
+        citation=FINEGYM_CITATION,
         notes=(
             "The upstream authors dropped FineGym288 videos they could not download, and of "
             "three pairs of identically named Gym288 labels (180/216, 181/217, 185/222) kept "
             "only the samples of 216, 217 and 222.",
         ),
-        citations=(FINEGYM_CITATION,),
     ),
 }
 
