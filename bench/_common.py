@@ -1,5 +1,6 @@
 """Steps shared by the bench scripts: the ``--annotations`` option and its check, a scratch
-folder with its own cache, and simulated stores (``--store``, or built once into the cache).
+folder with its own cache, simulated stores (``--store``, or built once into the cache), the
+set-up of a script timing one simulated SSv2-Split subset, and the peak-memory line.
 
 Simulated stores are cached by benchmark revision, subset, simulation config and modifier
 table under ``bench-stores/`` of the cache in effect *before* a script points
@@ -13,6 +14,7 @@ import argparse
 import atexit
 import hashlib
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -25,7 +27,7 @@ from splitbench.benchmarks.catalog import annotations_path
 from splitbench.benchmarks.official import SSV2_SPLIT
 
 if TYPE_CHECKING:
-    from splitbench.benchmarks.model import Benchmark
+    from splitbench.benchmarks.model import Benchmark, Subset
     from splitbench.benchmarks.synthetic import SyntheticConfig
     from splitbench.features.store import FeatureStore
 
@@ -133,3 +135,64 @@ def simulated_store(
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return FeatureStore(out), time.perf_counter() - t
+
+
+def subset_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``--annotations``, ``--subset`` (default A) and ``--store`` (a folder)."""
+    parser = argparse.ArgumentParser(description=description)
+    add_annotations_option(parser)
+    parser.add_argument("--subset", default="A")
+    parser.add_argument("--store", default=None, help="reuse a simulated store folder")
+    return parser
+
+
+@dataclass(frozen=True)
+class SimulatedSubset:
+    """One SSv2-Split subset on a simulated store, as :func:`open_simulated_subset` opens it.
+
+    Attributes:
+        space: The script's scratch space.
+        bench: SSv2-Split with only this subset loaded.
+        subset: The subset.
+        store: Its simulated feature store.
+    """
+
+    space: Scratch
+    bench: Benchmark
+    subset: Subset
+    store: FeatureStore
+
+
+def open_simulated_subset(args: argparse.Namespace, prefix: str) -> SimulatedSubset:
+    """The common start of a script parsed by :func:`subset_parser`.
+
+    Exits unless ``--annotations`` is an official ``Datasets`` folder, makes the scratch
+    space (before anything imports tqdm), prints torch's threads and the machine's CPUs,
+    loads subset ``--subset`` of SSv2-Split and its simulated store (``--store``, or built
+    once), and prints the store's size and, when it was built, how long that took.
+
+    Args:
+        args: Parsed arguments of :func:`subset_parser`.
+        prefix: Scratch folder name prefix.
+    """
+    annotations = require_annotations(args.annotations)
+    space = scratch(prefix)
+
+    import torch
+
+    from splitbench.benchmarks.catalog import load_benchmark
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    bench = load_benchmark("ssv2-split", annotations, subsets=[args.subset])
+    store, build_s = simulated_store(bench, args.subset, space, store=args.store or None)
+    if build_s is not None:
+        print(f"simulate the store (once, not part of the protocol): {build_s:.1f} s")
+    val = store.meta.splits["val"]
+    print(f"store: {val.count} val videos × {val.views} views × {store.meta.dim} dims (simulated)")
+    return SimulatedSubset(space, bench, bench.subset(args.subset), store)
+
+
+def print_peak_memory() -> None:
+    """Print this process's peak resident memory (max RSS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS of this process): {rss:.0f} MB")

@@ -11,27 +11,17 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
 import time
 
-from _common import add_annotations_option, require_annotations, scratch, simulated_store
+from _common import open_simulated_subset, print_peak_memory, subset_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_annotations_option(parser)
-    parser.add_argument("--subset", default="A")
-    parser.add_argument("--store", default=None, help="reuse a simulated store folder")
-    args = parser.parse_args()
-    annotations = require_annotations(args.annotations)
-    space = scratch("splitbench-bench-analysis-")
-    tmp = space.tmp
+    args = subset_parser(__doc__.splitlines()[0]).parse_args()
+    sim = open_simulated_subset(args, "splitbench-bench-analysis-")
+    bench, subset, store, tmp = sim.bench, sim.subset, sim.store, sim.space.tmp
+    val = store.meta.splits["val"]
 
-    import torch
-
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.evaluation import evaluate
     from splitbench.protocol import load_methods
     from splitbench.results import load
@@ -39,15 +29,6 @@ def main() -> None:
     from splitbench.results.breakdown import per_subcategory
     from splitbench.results.compare import compare, select
     from splitbench.results.rescore import rescore
-
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
-    bench = load_benchmark("ssv2-split", annotations, subsets=[args.subset])
-    subset = bench.subset(args.subset)
-    store, build_s = simulated_store(bench, args.subset, space, store=args.store or None)
-    if build_s is not None:
-        print(f"simulate the store (once): {build_s:.1f} s")
-    val = store.meta.splits["val"]
-    print(f"store: {val.count} val videos × {val.views} views × {store.meta.dim} (simulated)")
 
     registry = load_methods()
     stores = {args.subset: store}
@@ -100,8 +81,7 @@ def main() -> None:
         f"MR − coarse_copy generality {100 * row.mean_delta:+.1f} "
         f"[{100 * row.ci_lo:+.1f}, {100 * row.ci_hi:+.1f}] (SIMULATED features)"
     )
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS of this process): {rss:.0f} MB")
+    print_peak_memory()
 
 
 if __name__ == "__main__":

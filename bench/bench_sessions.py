@@ -15,41 +15,23 @@ Target (issue 15, 2-core CPU): scoring a whole-subset session ≤ 1 s.
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
 import statistics
 import time
 
-from _common import add_annotations_option, require_annotations, scratch, simulated_store
+from _common import open_simulated_subset, print_peak_memory, subset_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_annotations_option(parser)
-    parser.add_argument("--subset", default="A")
-    parser.add_argument("--store", default=None, help="reuse a simulated store folder")
+    parser = subset_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    annotations = require_annotations(args.annotations)
-    space = scratch("splitbench-bench-sessions-")
+    sim = open_simulated_subset(args, "splitbench-bench-sessions-")
+    bench, subset, store, space = sim.bench, sim.subset, sim.store, sim.space
 
-    import torch
-
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.protocol import load_methods
     from splitbench.protocol.runner import Runner
     from splitbench.protocol.session import edit_session, score_session, session_order
     from splitbench.protocol.session_runner import SessionRunner
-
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
-    bench = load_benchmark("ssv2-split", annotations, subsets=[args.subset])
-    subset = bench.subset(args.subset)
-    store, build_s = simulated_store(bench, args.subset, space, store=args.store or None)
-    if build_s is not None:
-        print(f"simulate the store (once, not part of the protocol): {build_s:.1f} s")
-    val = store.meta.splits["val"]
-    print(f"store: {val.count} val videos × {val.views} views × {store.meta.dim} dims (simulated)")
 
     method = load_methods().get("modifier_retrieval")()
     stores = {args.subset: store}
@@ -84,8 +66,7 @@ def main() -> None:
         f"whole run, sizes 1, 9, {len(order)} × 3 orders ({len(report.outcomes)} sessions, "
         f"result files included): {time.perf_counter() - t:.2f} s"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {peak:.0f} MB")
+    print_peak_memory()
 
 
 if __name__ == "__main__":
