@@ -29,6 +29,7 @@ def main() -> None:
     bench, subset, store, space = sim.bench, sim.subset, sim.store, sim.space
 
     from splitbench.protocol import load_methods
+    from splitbench.protocol.plan import SubsetPlan
     from splitbench.protocol.runner import Runner
     from splitbench.protocol.session import edit_session, score_session, session_order
     from splitbench.protocol.session_runner import SessionRunner
@@ -37,7 +38,7 @@ def main() -> None:
     stores = {args.subset: store}
     units = Runner(method, bench, stores, space.tmp / "unused", progress=False)
     t = time.perf_counter()
-    ctx, scorer = units._context(subset, units._store_for(subset))
+    ctx, scorer = units._context(SubsetPlan(subset, store, list(subset.targets)))
     print(f"subset state (float32 features, base logits): {time.perf_counter() - t:.2f} s")
     method.prepare(ctx, 0)
     order = session_order(subset.targets, 0)
@@ -51,7 +52,7 @@ def main() -> None:
         times = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            counts, _, _ = score_session(scorer, edit, track)  # type: ignore[arg-type]
+            counts, _, _ = score_session(scorer, edit, track)
             times.append(time.perf_counter() - t)
         print(
             f"score one {track} session of all {len(order)} targets: min {min(times):.3f} s, "
