@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from splitbench.errors import ConfigError
 from splitbench.video.decode import DecodedVideo
+from splitbench.video.grid import ViewGrid
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -124,7 +125,7 @@ def crop_offsets(long: int, size: int, crops: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class EvalViews:
+class EvalViews(ViewGrid):
     """The deterministic evaluation views (default: MVD's 16×2×3 at 224).
 
     Attributes:
@@ -143,20 +144,10 @@ class EvalViews:
     crop_size: int = 224
     sampler: str = "mvd"
 
-    @property
-    def views(self) -> int:
-        """Views per video."""
-        return self.segments * self.crops
-
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot be sampled."""
-        for name in ("frames", "segments", "crops", "short_side", "crop_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"view protocol: {name} must be at least 1")
-        if self.sampler not in SAMPLERS:
-            raise ConfigError(
-                f"view protocol: sampler {self.sampler!r}; expected {' or '.join(SAMPLERS)}"
-            )
+        sizes = ("frames", "segments", "crops", "short_side", "crop_size")
+        self.check_settings("view protocol", sizes, {"sampler": SAMPLERS})
         if self.sampler == "videomae" and self.segments > 2:
             raise ConfigError("view protocol: the videomae sampler supports at most 2 segments")
         if self.crop_size > self.short_side:

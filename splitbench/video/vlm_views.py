@@ -25,6 +25,7 @@ import numpy as np
 
 from splitbench.errors import ConfigError
 from splitbench.video.decode import DecodedVideo
+from splitbench.video.grid import ViewGrid
 from splitbench.video.views import EvalViews, resize_uint8
 
 VLM_SAMPLERS = ("middle", "linspace", "mvd", "videomae")
@@ -53,7 +54,7 @@ def linspace_indices(n: int, frames: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class VLMViews:
+class VLMViews(ViewGrid):
     """The views a video-language encoder sees of every val video.
 
     Attributes:
@@ -79,22 +80,10 @@ class VLMViews:
     size: int = 224
     short_side: int = 224
 
-    @property
-    def views(self) -> int:
-        """Views per video."""
-        return self.segments * self.crops
-
     def check(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot be sampled."""
-        for name in ("frames", "segments", "crops", "size", "short_side"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"VLM views: {name} must be at least 1")
-        if self.sampler not in VLM_SAMPLERS:
-            raise ConfigError(
-                f"VLM views: sampler {self.sampler!r}; expected one of {', '.join(VLM_SAMPLERS)}"
-            )
-        if self.resize not in RESIZES:
-            raise ConfigError(f"VLM views: resize {self.resize!r}; expected squash or short-side")
+        sizes = ("frames", "segments", "crops", "size", "short_side")
+        self.check_settings("VLM views", sizes, {"sampler": VLM_SAMPLERS, "resize": RESIZES})
         if self.sampler in ("middle", "linspace") and self.segments != 1:
             raise ConfigError(
                 f"VLM views: the {self.sampler} sampler takes one temporal view (segments 1)"
