@@ -38,7 +38,7 @@ def main() -> None:
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation import evaluate
     from splitbench.protocol import SplitTask, SubsetContext, load_methods
     from splitbench.protocol.scoring import SubsetScorer, count

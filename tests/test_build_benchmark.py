@@ -26,7 +26,7 @@ from splitbench.benchmarks.builder.readers import (
     read_ssv2_videos,
 )
 from splitbench.benchmarks.builder.recover import recover_inputs
-from splitbench.benchmarks.catalog import load_benchmark
+from splitbench.catalog import load_benchmark
 from splitbench.errors import DataError
 
 BIN = Path(sys.executable).parent / "splitbench"

@@ -37,7 +37,7 @@ def two_revisions(tmp_path_factory) -> Path:
 
 
 def test_compare_breakdown_and_plot_name_the_choices(two_revisions, tmp_path):
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
 
     revision = load_benchmark("synthetic", None).revision
     for args in (

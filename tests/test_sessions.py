@@ -122,7 +122,7 @@ def test_session_sizes_and_orders():
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.cli.common import resolve_stores
 
     bench = load_benchmark("synthetic", None)

@@ -132,7 +132,7 @@ class OpenClipVideo:
 
         from splitbench.models.base_model import load_state_strict
         from splitbench.models.checkpoint import read_checkpoint
-        from splitbench.models.merge import merge_identity, read_manifest
+        from splitbench.models.merge_manifest import merge_identity, read_manifest
 
         options = options or VLMOptions()
         if options.pooling not in POOLINGS:
