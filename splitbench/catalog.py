@@ -75,6 +75,7 @@ def _synthetic_stores() -> Mapping[str, FeatureStore]:
 
 
 def _synthetic_oracle(subsets: Sequence[str]) -> str:
+    # Local, like _synthetic_stores: the report runs the simulation (torch).
     from splitbench.features.sim_report import render_base_model, synthetic_oracle
 
     cfg = _active_synthetic[-1] if _active_synthetic else None

@@ -118,7 +118,7 @@ def run_record(
     report: ExtractReport, cfg: ExtractConfig, device: torch.device, dtype: torch.dtype
 ) -> dict[str, Any]:
     """What one run did and with which software (appended to ``extra.runs``)."""
-    import av
+    import av  # local, as in video.decode: PyAV loads FFmpeg's libraries on import
 
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
