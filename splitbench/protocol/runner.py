@@ -191,7 +191,7 @@ class Runner:
         ctx = SubsetContext(
             benchmark=self.benchmark,
             subset=plan.subset,
-            store=plan.store,
+            _store=plan.store,
             weight=state.weight,
             bias=state.bias,
             device=torch.device(self.device),
