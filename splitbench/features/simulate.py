@@ -18,7 +18,6 @@ calibrated on the real backbone's published accuracy
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from splitbench.benchmarks.synthetic import (
     class_mean,
     synthetic_benchmark,
 )
+from splitbench.core.hashing import seed_from_text
 from splitbench.errors import DataError
 from splitbench.features.sim_geometry import (
     base_model_figures,
@@ -127,8 +127,7 @@ def fit_simulated_head(
 
 
 def _seed(seed: int, text: str) -> int:
-    h = int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:4], "little")
-    return h & 0x7FFFFFFF
+    return seed_from_text(f"{seed}|{text}", nbytes=4) & 0x7FFFFFFF
 
 
 def record_base_model(
