@@ -7,10 +7,13 @@ without importing the merge, and the merge can build the model without a cycle.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from splitbench.errors import DataError
 
@@ -68,20 +71,18 @@ class MergeManifest:
             DataError: for a manifest without the expected fields.
         """
         try:
-            raw = json.loads(text)
-            return cls(
-                model=str(raw["model"]),
-                quick_gelu=bool(raw["quick_gelu"]),
-                base=MergeInput(**raw["base"]),
-                checkpoints=tuple(MergeInput(**c) for c in raw["checkpoints"]),
-                lambdas=tuple(float(x) for x in raw["lambdas"]),
-                method=str(raw.get("method", METHOD)),
-                open_clip=str(raw.get("open_clip", "")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
+            return _manifest_adapter().validate_json(text)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(p) for p in e["loc"]) or "manifest"
             raise DataError(
-                f"{where}: metadata {MANIFEST_KEY} is not a merge manifest ({exc})"
+                f"{where}: metadata {MANIFEST_KEY} is not a merge manifest ({loc}: {e['msg']})"
             ) from None
+
+
+@functools.cache
+def _manifest_adapter() -> TypeAdapter[MergeManifest]:
+    return TypeAdapter(MergeManifest)
 
 
 def read_manifest(path: Path) -> MergeManifest | None:
