@@ -31,6 +31,7 @@ from splitbench.core.hashing import json_hash
 from splitbench.core.jsonable import to_jsonable
 from splitbench.core.needs import Needs
 from splitbench.errors import ConfigError
+from splitbench.protocol.needs import unmet_needs
 from splitbench.registry import Registry
 
 if sys.version_info >= (3, 13):
@@ -211,8 +212,6 @@ class Method(abc.ABC, Generic[ConfigT]):
         that depend on their config. ``leaderboard build`` leaves out methods with unmet
         requirements and lists them with the reasons.
         """
-        from splitbench.protocol.needs import unmet_needs
-
         return unmet_needs(self.needs, store)
 
     def config_dict(self) -> dict[str, Any]:

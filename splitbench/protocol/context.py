@@ -164,7 +164,7 @@ class SubsetContext:
         Raises:
             DataError: when the store has no such space.
         """
-        from splitbench.features.vlm import open_vlm_space
+        from splitbench.features.vlm import open_vlm_space  # local: only VLM methods pay it
 
         if name not in self._vlms:
             self._vlms[name] = open_vlm_space(self._store, name)
