@@ -26,7 +26,7 @@ from splitbench.protocol.api import (
     build_config,
     load_methods,
 )
-from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.context import SplitTask, StoreInfo, SubsetContext
 
 __all__ = [
     "DEFAULT_PROMPTS",
@@ -47,6 +47,7 @@ __all__ = [
     "ShotPolicy",
     "ShotSample",
     "SplitTask",
+    "StoreInfo",
     "SubsetContext",
     "TextEncoder",
     "VLMSpace",
