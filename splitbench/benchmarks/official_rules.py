@@ -90,6 +90,12 @@ def cross_check(subsets: Mapping[str, Subset]) -> None:
         ]
         found = _lookup_all([(table.videos[vs.rows], otable) for _, vs, table, otable in todo])
         for (t, vs, table, otable), orows in zip(todo, found, strict=True):
+            absent = [f for f in t.fine_labels if f not in index_of]
+            if absent:
+                raise DataError(
+                    f"{s.benchmark}/{s.name}/{t.name}: fine label {absent[0]!r} is not a label "
+                    f"of subset {other.name}"
+                )
             expected = np.array([index_of[t.fine_labels[j]] for j in range(t.k)])
             want = expected[vs.labels - t.fine_indices[0]]
             if (orows < 0).any():

@@ -20,24 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from splitbench.benchmarks.model import (
-    Benchmark,
-    FineGroup,
-    SplitTarget,
-    Subset,
-    VideoSet,
-    VideoTable,
-)
+from splitbench.benchmarks import checks
+from splitbench.benchmarks.checks import Rows
+from splitbench.benchmarks.model import Benchmark, FineGroup, SplitTarget, Subset, VideoSet
 from splitbench.benchmarks.official import PAPER_CITATION
+from splitbench.benchmarks.official_rules import cross_check
 from splitbench.benchmarks.stats import subset_stats
 from splitbench.errors import DataError
 from splitbench.hub import cards
+from splitbench.hub.digests import digest_checker, record_digests
 from splitbench.hub.folder import (
     WrittenFolder,
     config_files,
@@ -53,6 +49,9 @@ from splitbench.hub.folder import (
     written,
 )
 from splitbench.hub.source import resolve_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "splitbench.hub.benchmark/1"
 MARKER = "splitbench-benchmark.json"
@@ -125,7 +124,11 @@ def write_benchmark_folder(bench: Benchmark, out: Path, repo_id: str) -> Written
         write_parquet(
             out / name / "labels.parquet", _labels_table(s, bench), features_of(LABEL_COLUMNS)
         )
-    write_json(out / MARKER, _metadata(bench))
+    meta = _metadata(bench)
+    meta["digests"] = record_digests(
+        out, [f for splits in layout.values() for files in splits.values() for f in files]
+    )
+    write_json(out / MARKER, meta)
     card = benchmark_card(bench, repo_id, layout)
     card.save(out / "README.md")
     return written(out)
@@ -154,6 +157,8 @@ def _targets_table(s: Subset) -> pa.Table:
 
 
 def _sets_table(s: Subset) -> pa.Table:
+    import pandas as pd
+
     parts: list[pd.DataFrame] = []
     for t in s.targets:
         excluded = VideoSet(
@@ -316,7 +321,9 @@ def load_hub_benchmark(spec: str | Path, subsets: Sequence[str] | None = None) -
             raise DataError(f"{meta_path}: no subset {name!r} (has {', '.join(subsets_raw)})")
     configs = read_card_configs(folder)
     name = require(raw, "name", str, meta_path)
-    loaded = {s: _load_subset(folder, configs, name, s, subsets_raw[s], meta_path) for s in wanted}
+    loaded = {s: _load_subset(folder, configs, raw, s, meta_path) for s in wanted}
+    if len(loaded) == 2:  # fine indices against the other subset's base labels, as read_official
+        cross_check(loaded)
     return Benchmark(
         name=name,
         display_name=require(raw, "display_name", str, meta_path),
@@ -344,81 +351,72 @@ def _video_size(raw: Any, where: Path) -> tuple[int, int] | None:
 def _load_subset(
     folder: Path,
     configs: Mapping[str, Mapping[str, Sequence[str]]],
-    bench: str,
+    meta: Mapping[str, Any],
     name: str,
-    raw: Any,
     meta_path: Path,
 ) -> Subset:
+    raw = meta["subsets"][name]
     if not isinstance(raw, dict) or not isinstance(raw.get("findings"), list):
         raise DataError(f"{meta_path}: subsets.{name}.findings must be a list")
+    verify = digest_checker(folder, meta.get("digests"), str(meta_path), "hub benchmark")
     files = {
         (cfg, split): config_files(folder, configs, cfg, split)
         for cfg, splits in config_layout(name).items()
         for split in splits
     }
-    labels_paths = files[(f"{name}-labels", "labels")]
-    lab = read_parquet(labels_paths, LABEL_COLUMNS).to_pandas()
-    labels, fine_groups, singletons = _label_space(lab, labels_paths[0])
+
+    def table(cfg: str, split: str, columns: Mapping[str, pa.DataType]) -> tuple[Path, pa.Table]:
+        paths = files[(cfg, split)]
+        for p in paths:
+            verify(p)
+        return paths[0], read_parquet(paths, columns)
+
+    labels_path, lab = table(f"{name}-labels", "labels", LABEL_COLUMNS)
+    labels, fine_groups, singletons = _label_space(lab.to_pandas(), labels_path)
     n = len(labels)
-    tables: dict[str, VideoTable] = {}
-    for tname in ("train", "val"):
-        paths = files[(name, tname)]
-        t = read_parquet(paths, VIDEO_COLUMNS)
-        videos = np.asarray(t.column("video").to_pylist(), dtype=object)
-        labs = t.column("label").to_numpy().astype(np.int64)
-        _check_range(paths[0], labs, 0, n, "a base label index")
-        tables[tname] = VideoTable(tname, videos, labs)
-    train, val = tables["train"], tables["val"]
-    targets_path = files[(f"{name}-targets", "targets")]
-    tt = read_parquet(targets_path, TARGET_COLUMNS).to_pylist()
-    sets_path = files[(f"{name}-sets", "sets")]
-    sets = read_parquet(sets_path, SET_COLUMNS).to_pandas()
-    unknown = set(sets["set"].unique()) - set(STORED_SETS)
+    train, val = (
+        checks.check_table(t, path.name, _rows(str(path), tab), n)
+        for t in ("train", "val")
+        for path, tab in [table(name, t, VIDEO_COLUMNS)]
+    )
+    targets_path, tt = table(f"{name}-targets", "targets", TARGET_COLUMNS)
+    sets_path, sets = table(f"{name}-sets", "sets", SET_COLUMNS)
+    kinds = np.asarray(sets.column("set").to_pylist(), dtype=object)
+    unknown = set(kinds.tolist()) - set(STORED_SETS)
     if unknown:
         raise DataError(
-            f"{sets_path[0]}: unknown set {sorted(unknown)[0]!r} (expected one of "
+            f"{sets_path}: unknown set {sorted(unknown)[0]!r} (expected one of "
             f"{', '.join(STORED_SETS)})"
         )
-    train_pos = pd.Index(train.videos)
-    val_pos = pd.Index(val.videos)
-    by_target = {int(c): g for c, g in sets.groupby("coarse_index", sort=False)}
+    coarse_of = sets.column("coarse_index").to_numpy()
+    scheme = meta["group_scheme"]
     targets = []
-    for row in tt:
-        c, k = int(row["coarse_index"]), int(row["k"])
-        if not 0 <= c < n:
-            raise DataError(f"{targets_path[0]}: coarse_index {c} is not a base label index")
-        if len(row["fine_labels"]) != k or list(row["fine_indices"]) != list(range(n, n + k)):
-            raise DataError(
-                f"{targets_path[0]}: target {c}: expected {k} fine labels with indices "
-                f"{n}..{n + k - 1}"
-            )
-        group = by_target.pop(c, sets.iloc[0:0])
-        vs: dict[str, VideoSet] = {}
-        for set_name, table, index in (
-            ("ft", train, train_pos),
-            ("equivalent", val, val_pos),
-            ("excluded_val", val, val_pos),
-        ):
-            part = group[group["set"] == set_name]
-            rows = index.get_indexer(part["video"].to_numpy())
-            if (rows < 0).any():
-                v = part["video"].to_numpy()[int(np.flatnonzero(rows < 0)[0])]
-                raise DataError(
-                    f"{sets_path[0]}: target {c} {set_name}: video {v!r} is not in {table.name}"
-                )
-            labs = part["label"].to_numpy().astype(np.int64)
-            if set_name == "excluded_val":
-                _check_range(sets_path[0], labs, c, c + 1, f"coarse index {c} (target {c})")
-            else:
-                _check_range(sets_path[0], labs, n, n + k, f"a fine index of target {c}")
-            vs[set_name] = VideoSet(set_name, table.name, rows.astype(np.int64), labs)
-        excluded_val = vs.pop("excluded_val").rows
+    for i, row in enumerate(tt.to_pylist()):
+        c, k = _target_row(targets_path, i, row, labels, scheme, meta["partition"].get(name, ()))
+
+        def part(kind: str, c: int = c) -> Rows:
+            at = np.flatnonzero((coarse_of == c) & (kinds == kind))
+            return _rows(f"{sets_path} (target {c}, set {kind})", sets.take(at), line=at + 1)
+
+        # the unrelated set is not stored: every val video neither equivalent nor excluded
+        equivalent, excluded = checks.locate(val, [part("equivalent"), part("excluded_val")])
+        for rows in (equivalent, excluded):
+            checks.check_unique(rows)
+            checks.positions(val, rows)
+        checks.check_range(excluded.where, excluded.labels, c, c + 1, f"coarse index {c}", excluded)
         keep = np.ones(len(val), dtype=bool)
-        keep[vs["equivalent"].rows] = False
-        keep[excluded_val] = False
-        un_rows = np.flatnonzero(keep).astype(np.int64)
-        in_ft = np.zeros(len(train), dtype=bool)
-        in_ft[vs["ft"].rows] = True
+        keep[equivalent.pos] = False
+        keep[excluded.pos] = False
+        un = np.flatnonzero(keep).astype(np.int64)
+        unrelated = checks.Rows(
+            f"{sets_path} (target {c}, unrelated = val minus equivalent and excluded_val)",
+            val.ids.take(un),
+            val.labels[un],
+            pos=un,
+        )
+        ts = checks.target_sets(
+            f"{sets_path} (target {c})", c, k, n, train, val, part("ft"), equivalent, unrelated
+        )
         target = SplitTarget(
             subset=name,
             name=str(row["coarse_label"]),
@@ -426,29 +424,67 @@ def _load_subset(
             fine_labels=tuple(row["fine_labels"]),
             fine_indices=tuple(range(n, n + k)),
             modifiers=tuple(row["modifiers"]),
-            ft=vs["ft"],
-            equivalent=vs["equivalent"],
-            unrelated=VideoSet("unrelated", "val", un_rows, val.labels[un_rows]),
+            ft=ts.ft,
+            equivalent=ts.equivalent,
+            unrelated=ts.unrelated,
             split_types=tuple(row["split_types"]),
-            excluded_val=excluded_val,
-            excluded_train=np.flatnonzero((train.labels == c) & ~in_ft).astype(np.int64),
+            excluded_val=ts.excluded_val,
+            excluded_train=ts.excluded_train,
         )
-        _check_counts(targets_path[0], target, row)
+        _check_counts(targets_path, target, row)
         targets.append(target)
-    if by_target:
-        c = next(iter(by_target))
-        raise DataError(f"{sets_path[0]}: rows for coarse index {c}, which is not a target")
+    stray = set(coarse_of.tolist()) - {t.coarse_index for t in targets}
+    if stray:
+        raise DataError(f"{sets_path}: rows for coarse index {min(stray)}, which is not a target")
     return Subset(
-        benchmark=bench,
+        benchmark=str(meta["name"]),
         name=name,
         labels=labels,
-        train=train,
-        val=val,
+        train=train.table,
+        val=val.table,
         targets=tuple(targets),
         fine_groups=fine_groups,
         singletons=singletons,
         findings=tuple(str(f) for f in raw["findings"]),
     )
+
+
+def _rows(where: str, table: pa.Table, line: np.ndarray | None = None) -> Rows:
+    videos = table.column("video").combine_chunks()
+    return Rows(where, videos, table.column("label").to_numpy().astype(np.int64), line)
+
+
+def _target_row(
+    path: Path,
+    i: int,
+    row: Mapping[str, Any],
+    labels: Sequence[str],
+    scheme: Mapping[str, Sequence[str]],
+    partition: Sequence[str],
+) -> tuple[int, int]:
+    """Check a ``targets.parquet`` row against the label space and the group scheme."""
+    c, k, text = int(row["coarse_index"]), int(row["k"]), row["coarse_label"]
+    at = f"{path}: row {i + 1}: target {c}"
+    if not 0 <= c < len(labels):
+        raise DataError(f"{at}: coarse_index {c} is not a base label index")
+    if text != labels[c] or text not in partition:
+        raise DataError(
+            f"{at}: field 'coarse_label' is {text!r}; expected label {c} of labels.parquet "
+            f"({labels[c]!r}), a group of this subset in {MARKER}"
+        )
+    fine, group = list(row["fine_labels"]), list(scheme.get(text, ()))
+    if fine != group or len(fine) != k:
+        raise DataError(
+            f"{at}: field 'fine_labels' is {fine!r}; expected the group's labels in {MARKER} "
+            f"({group!r}), k = {k} of them"
+        )
+    n = len(labels)
+    if list(row["fine_indices"]) != list(range(n, n + k)) or len(row["modifiers"]) != k:
+        raise DataError(
+            f"{at}: expected fine_indices {n}..{n + k - 1} and {k} modifiers (field "
+            f"'fine_indices' is {list(row['fine_indices'])!r})"
+        )
+    return c, k
 
 
 def _label_space(
@@ -481,13 +517,6 @@ def _label_space(
     )
     singletons = tuple(int(i) for i in lab.loc[lab["role"] == "singleton", "index"])
     return tuple(text_of[i] for i in range(n)), fine_groups, singletons
-
-
-def _check_range(path: Path, labels: np.ndarray, lo: int, hi: int, what: str) -> None:
-    bad = (labels < lo) | (labels >= hi)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: row {i + 1}: label {labels[i]} is not {what} [{lo}, {hi})")
 
 
 def _check_counts(path: Path, t: SplitTarget, row: Mapping[str, Any]) -> None:

@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
-from splitbench.features.verify import note_unverified, sha256_file, verify_file
 from splitbench.hub import cards
+from splitbench.hub.digests import digest_checker, record_digests
 from splitbench.hub.folder import (
     WrittenFolder,
     config_files,
@@ -128,10 +128,7 @@ def write_features_folder(
             "key": m.identity_key,
             "store": store_meta,
             "head": head_rel,
-            "digests": {
-                rel: sha256_file(out / rel)
-                for rel in [head_rel, *(f for fs in splits.values() for f in fs)]
-            },
+            "digests": record_digests(out, [head_rel, *(f for fs in splits.values() for f in fs)]),
         }
     write_json(out / MARKER, meta)
     features_card(stores, repo_id, layout, license).save(out / "README.md")
@@ -251,7 +248,9 @@ def _materialise(
     head_path = folder / str(raw.get("head", f"{subset}/head.safetensors"))
     if not head_path.is_file():
         raise DataError(f"{head_path}: base head file is missing")
-    check = _digest_checker(folder, raw.get("digests"), f"{meta_path} (subset {subset})")
+    check = digest_checker(
+        folder, raw.get("digests"), f"{meta_path} (subset {subset})", "hub feature"
+    )
     check(head_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, prefix=f".{target.name}-")
@@ -294,26 +293,3 @@ def _materialise(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _digest_checker(folder: Path, digests: Any, where: str) -> Any:
-    """A function that checks one folder file against the digests the writer recorded.
-
-    Folders written before digests were recorded are read with one note that they are not
-    verified; in a folder with digests, a file that has none is an error.
-    """
-    if digests is None:
-        note_unverified(folder, "hub feature folder written before content digests")
-        return lambda path: None
-    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
-        raise DataError(f"{where}: field 'digests' must map file paths to sha256 strings")
-
-    def check(path: Path) -> None:
-        if not path.is_file():
-            return  # the reader names the missing file
-        rel = path.relative_to(folder).as_posix()
-        if rel not in digests:
-            raise DataError(f"{path}: file has no recorded digest in {where}")
-        verify_file(path, digests[rel], "hub feature file")
-
-    return check
