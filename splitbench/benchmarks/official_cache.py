@@ -48,6 +48,14 @@ def cache_key(revision: str, benchmark: str, display_name: str, subset: str) -> 
     return json_hash(["official", READER_VERSION, revision, benchmark, display_name, subset], 32)
 
 
+def _rest(n: int, *taken: np.ndarray) -> np.ndarray:
+    """Rows ``0..n-1`` not in any of ``taken``, in order."""
+    keep = np.ones(n, dtype=bool)
+    for rows in taken:
+        keep[rows] = False
+    return np.flatnonzero(keep).astype(np.int64)
+
+
 def _path(key: str) -> Path:
     return cache_dir() / "benchmarks" / f"{key}.npz"
 
@@ -76,10 +84,14 @@ def store(key: str, parsed: ParsedSubset) -> None:
         arrays[f"{t.name}_videos"] = t.videos.astype(str)
         arrays[f"{t.name}_labels"] = t.labels
     for i, ts in enumerate(parsed.sets):
-        for vs in (ts.ft, ts.equivalent, ts.unrelated):
+        for vs in (ts.ft, ts.equivalent):
             arrays[f"t{i}_{vs.name}_rows"] = vs.rows
-            if vs.name != "unrelated":  # unrelated labels are the val labels (checked)
-                arrays[f"t{i}_{vs.name}_labels"] = vs.labels
+            arrays[f"t{i}_{vs.name}_labels"] = vs.labels
+        # unrelated labels are the val labels (checked); its rows are stored only when
+        # they are not simply the rest of val in val order (most of the file otherwise)
+        rest = _rest(len(parsed.val), ts.equivalent.rows, ts.excluded_val)
+        if not np.array_equal(ts.unrelated.rows, rest):
+            arrays[f"t{i}_unrelated_rows"] = ts.unrelated.rows
         arrays[f"t{i}_excluded_val"] = ts.excluded_val
         arrays[f"t{i}_excluded_train"] = ts.excluded_train
     try:
@@ -105,18 +117,21 @@ def load(key: str) -> ParsedSubset | None:
         sets = []
         i = 0
         while f"t{i}_ft_rows" in a:
-            un = a[f"t{i}_unrelated_rows"]
+            eq_rows, excluded = a[f"t{i}_equivalent_rows"], a[f"t{i}_excluded_val"]
+            un = a.get(f"t{i}_unrelated_rows")
+            if un is None:
+                un = _rest(len(tables["val"]), eq_rows, excluded)
             sets.append(
                 TargetSets(
                     ft=VideoSet("ft", "train", a[f"t{i}_ft_rows"], a[f"t{i}_ft_labels"]),
                     equivalent=VideoSet(
                         "equivalent",
                         "val",
-                        a[f"t{i}_equivalent_rows"],
+                        eq_rows,
                         a[f"t{i}_equivalent_labels"],
                     ),
                     unrelated=VideoSet("unrelated", "val", un, val_labels[un]),
-                    excluded_val=a[f"t{i}_excluded_val"],
+                    excluded_val=excluded,
                     excluded_train=a[f"t{i}_excluded_train"],
                 )
             )
