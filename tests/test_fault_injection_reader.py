@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import cli
+from fault_helpers import assert_one_named_line
 
 from splitbench.benchmarks.export import write_official_layout
 from splitbench.hub.benchmark import MARKER, write_benchmark_folder
@@ -298,30 +299,23 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, synthetic) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("name", "mutate", "code", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.fixture()
+def case_root(pristine: Path, tmp_path: Path) -> Path:
+    """A private copy of the pristine folders for one case."""
+    root = tmp_path / "case"
+    shutil.copytree(pristine, root)
+    return root
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_reader_fault_ends_in_one_named_line(
-    name: str,
-    mutate: Callable[[Path], list[str]],
-    code: int,
-    expected: str,
-    pristine: Path,
-    tmp_path: Path,
+    case: tuple[str, Callable[[Path], list[str]], int, str],
+    case_root: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    root = tmp_path / "case"
-    shutil.copytree(pristine, root)
-    args = mutate(root)
-    got, out, err = cli(monkeypatch, capsys, *args)
-    assert got == code, err
-    assert "Traceback" not in err
-    if code == 2:
-        lines = [line for line in err.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("error: ")]
-        assert len(errors) == 1 and errors[0] == lines[-1], err
-        assert expected in errors[0], err
-    else:
-        assert expected in out, out
+    _, mutate, code, expected = case
+    assert_one_named_line(code, expected, *cli(monkeypatch, capsys, *mutate(case_root)))
 
 
 def test_case_names_are_unique() -> None:

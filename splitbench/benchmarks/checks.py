@@ -60,14 +60,6 @@ class Table:
     ids: pa.Array
     file: str
 
-    @property
-    def labels(self) -> np.ndarray:
-        """Base label per row."""
-        return self.table.labels
-
-    def __len__(self) -> int:
-        return len(self.table)
-
 
 @dataclass(frozen=True, eq=False)
 class TargetSets:
@@ -189,38 +181,39 @@ def target_sets(
         labs = rows.labels
         if name == "unrelated":
             check_range(rows.where, labs, 0, n, "a base label index", rows)
-            mism = labs != table.labels[pos]
+            mism = labs != table.table.labels[pos]
             if mism.any():
                 i = int(np.flatnonzero(mism)[0])
                 raise DataError(
                     f"{rows.where}: row {rows.row(i)}: label {labs[i]} differs from "
-                    f"{table.file} ({table.labels[pos[i]]}) for {rows.videos[i].as_py()!r}"
+                    f"{table.file} ({table.table.labels[pos[i]]}) for {rows.videos[i].as_py()!r}"
                 )
         else:
             check_range(
                 rows.where, labs, n, n + k, f"a fine index of this target ({n}..{n + k - 1})", rows
             )
-            notc = table.labels[pos] != coarse
+            notc = table.table.labels[pos] != coarse
             if notc.any():
                 i = int(np.flatnonzero(notc)[0])
                 raise DataError(
                     f"{rows.where}: row {rows.row(i)}: {rows.videos[i].as_py()!r} has label "
-                    f"{table.labels[pos[i]]} in {table.file}, expected coarse index {coarse}"
+                    f"{table.table.labels[pos[i]]} in {table.file}, expected coarse index {coarse}"
                 )
         sets[name] = VideoSet(name, table.table.name, pos, labs)
-    in_eq = np.zeros(len(val), dtype=bool)
+    in_eq = np.zeros(len(val.ids), dtype=bool)
     in_eq[sets["equivalent"].rows] = True
-    in_un = np.zeros(len(val), dtype=bool)
+    in_un = np.zeros(len(val.ids), dtype=bool)
     in_un[sets["unrelated"].rows] = True
     videos = val.table.videos
     if (in_eq & in_un).any():
         v = videos[int(np.flatnonzero(in_eq & in_un)[0])]
         raise DataError(f"{where}: video {v!r} is in both equivalent_set and unrelated_set")
     neither = np.flatnonzero(~(in_eq | in_un))
-    wrong = neither[val.labels[neither] != coarse]
+    val_labels = val.table.labels
+    wrong = neither[val_labels[neither] != coarse]
     if len(wrong):
         raise DataError(
-            f"{where}: val video {videos[int(wrong[0])]!r} (label {val.labels[wrong[0]]}) is in "
+            f"{where}: val video {videos[int(wrong[0])]!r} (label {val_labels[wrong[0]]}) is in "
             f"neither equivalent_set nor unrelated_set"
         )
     if not len(sets["equivalent"]):
@@ -228,9 +221,9 @@ def target_sets(
             f"{equivalent.where}: no videos; target {coarse} needs at least one equivalent (val) "
             f"video with a fine label, or its generality is undefined"
         )
-    in_ft = np.zeros(len(train), dtype=bool)
+    in_ft = np.zeros(len(train.ids), dtype=bool)
     in_ft[sets["ft"].rows] = True
-    excluded_train = np.flatnonzero((train.labels == coarse) & ~in_ft)
+    excluded_train = np.flatnonzero((train.table.labels == coarse) & ~in_ft)
     return TargetSets(
         ft=sets["ft"],
         equivalent=sets["equivalent"],

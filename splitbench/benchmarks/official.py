@@ -174,6 +174,7 @@ def read_official(
         if name not in partition:
             raise DataError(f"{scheme_path}: no subset {name!r} (has {', '.join(partition)})")
     files = _Files(root, scheme_bytes, partition)
+    layout = _Layout(spec, root, scheme, partition)
     lookup = modifiers or (lambda _group, labels: derive_modifiers(labels))
     out: dict[str, Subset] = {}
     parsed_now = not cache
@@ -181,11 +182,11 @@ def read_official(
         key = official_cache.cache_key(files.revision, spec.name, spec.display_name, name)
         parsed = official_cache.load(key) if cache else None
         if parsed is None or len(parsed.sets) != len(partition[name]):
-            parsed = _parse_subset(spec, root, name, scheme, partition, files)
+            parsed = _parse_subset(layout, name, files)
             parsed_now = True
             if cache:
                 official_cache.store(key, parsed)
-        out[name] = _assemble(spec, name, parsed, scheme, partition, lookup, split_types or {})
+        out[name] = _assemble(layout, name, parsed, lookup, split_types or {})
     if len(out) == 2:
         key = official_cache.cache_key(files.revision, spec.name, spec.display_name, "A+B")
         if parsed_now or not official_cache.is_marked(key):
@@ -234,15 +235,25 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return videos.to_numpy(zero_copy_only=False).astype(object), labels
 
 
-def _parse_subset(
-    spec: OfficialSpec,
-    root: Path,
-    name: str,
-    scheme: Mapping[str, tuple[str, ...]],
-    partition: Mapping[str, tuple[str, ...]],
-    files: _Files,
-) -> ParsedSubset:
-    sdir = root / name
+@dataclass(frozen=True)
+class _Layout:
+    """One benchmark folder: its spec, root, group scheme and A/B partition."""
+
+    spec: OfficialSpec
+    root: Path
+    scheme: Mapping[str, tuple[str, ...]]
+    partition: Mapping[str, tuple[str, ...]]
+
+    def kept_fine(self, subset: str) -> list[str]:
+        """Groups that stay fine-grained in ``subset``: the other subset's targets."""
+        return [
+            g for other in sorted(self.partition) if other != subset for g in self.partition[other]
+        ]
+
+
+def _parse_subset(layout: _Layout, name: str, files: _Files) -> ParsedSubset:
+    spec, scheme, partition = layout.spec, layout.scheme, layout.partition
+    sdir = layout.root / name
     labels_path = sdir / "labels.json"
     labels = label_texts(_parse_json(labels_path, files.get(labels_path)), labels_path)
     n = len(labels)
@@ -259,9 +270,7 @@ def _parse_subset(
     )
     fine_indices = {
         g: tuple(base_index(m, f"fine member of group {g!r}") for m in scheme[g])
-        for other in sorted(partition)
-        if other != name
-        for g in partition[other]
+        for g in layout.kept_fine(name)
     }
     for members in scheme.values():
         if len(members) == 1:
@@ -314,22 +323,19 @@ def _parse_subset(
 
 
 def _assemble(
-    spec: OfficialSpec,
+    layout: _Layout,
     name: str,
     parsed: ParsedSubset,
-    scheme: Mapping[str, tuple[str, ...]],
-    partition: Mapping[str, tuple[str, ...]],
     modifiers: ModifierLookup,
     split_types: Mapping[str, tuple[str, ...]],
 ) -> Subset:
     """The data model of a parsed (freshly or from the cache) subset."""
+    scheme = layout.scheme
     index_of = {text: i for i, text in enumerate(parsed.labels)}
     n = len(parsed.labels)
     fine_groups = tuple(
         FineGroup(g, scheme[g], tuple(index_of[m] for m in scheme[g]), modifiers(g, scheme[g]))
-        for other in sorted(partition)
-        if other != name
-        for g in partition[other]
+        for g in layout.kept_fine(name)
     )
     targets = tuple(
         SplitTarget(
@@ -346,10 +352,10 @@ def _assemble(
             excluded_val=ts.excluded_val,
             excluded_train=ts.excluded_train,
         )
-        for g, ts in zip(partition[name], parsed.sets, strict=True)
+        for g, ts in zip(layout.partition[name], parsed.sets, strict=True)
     )
     return Subset(
-        benchmark=spec.name,
+        benchmark=layout.spec.name,
         name=name,
         labels=parsed.labels,
         train=parsed.train,

@@ -404,14 +404,14 @@ def _load_subset(
             checks.check_unique(rows)
             checks.positions(val, rows)
         checks.check_range(excluded.where, excluded.labels, c, c + 1, f"coarse index {c}", excluded)
-        keep = np.ones(len(val), dtype=bool)
+        keep = np.ones(len(val.ids), dtype=bool)
         keep[equivalent.pos] = False
         keep[excluded.pos] = False
         un = np.flatnonzero(keep).astype(np.int64)
         unrelated = checks.Rows(
             f"{sets_path} (target {c}, unrelated = val minus equivalent and excluded_val)",
             val.ids.take(un),
-            val.labels[un],
+            val.table.labels[un],
             pos=un,
         )
         ts = checks.target_sets(
