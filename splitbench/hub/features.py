@@ -31,23 +31,17 @@ import pyarrow.compute as pc
 from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
-from splitbench.hub import cards
 from splitbench.hub.digests import digest_checker, record_digests
 from splitbench.hub.folder import (
     WrittenFolder,
     config_files,
-    configs_card_field,
     features_of,
     prepare_out,
-    read_card_configs,
-    read_json,
     read_parquet,
-    require,
-    write_json,
     write_parquet,
-    written,
 )
-from splitbench.hub.source import parse_hub_ref, resolve_folder
+from splitbench.hub.marker import finish_folder, folder_card, open_folder
+from splitbench.hub.source import parse_hub_ref
 from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
@@ -130,9 +124,7 @@ def write_features_folder(
             "head": head_rel,
             "digests": record_digests(out, [head_rel, *(f for fs in splits.values() for f in fs)]),
         }
-    write_json(out / MARKER, meta)
-    features_card(stores, repo_id, layout, license).save(out / "README.md")
-    return written(out)
+    return finish_folder(out, MARKER, meta, features_card(stores, repo_id, layout, license))
 
 
 def features_card(
@@ -165,25 +157,25 @@ def features_card(
             }
         )
     rows = max((sm.count for m in metas for sm in m.splits.values()), default=0)
-    data = cards.card_data(
-        pretty_name=f"{first.benchmark} features: {model_name}",
-        license=license or ("mit" if simulation else "unknown"),
-        task_categories=["video-classification"],
-        size_categories=[cards.size_category(rows)],
-        tags=["splitbench", "feature-store", "video-features", first.benchmark]
-        + (["simulation"] if simulation else []),
-        configs=configs_card_field(layout),
-    )
-    return cards.render_card(
+    return folder_card(
         "features.md",
-        data,
-        repo_id=repo_id,
+        layout,
+        rows=rows,
+        tags=["splitbench", "feature-store", "video-features", first.benchmark],
         simulation=simulation,
-        benchmark=first.benchmark,
-        model_name=model_name,
-        subsets=subsets,
-        license_given=license is not None,
-        format=FORMAT,
+        fields={
+            "pretty_name": f"{first.benchmark} features: {model_name}",
+            "license": license or ("mit" if simulation else "unknown"),
+        },
+        context={
+            "repo_id": repo_id,
+            "simulation": simulation,
+            "benchmark": first.benchmark,
+            "model_name": model_name,
+            "subsets": subsets,
+            "license_given": license is not None,
+            "format": FORMAT,
+        },
     )
 
 
@@ -199,11 +191,13 @@ def load_hub_features(spec: str | Path, subsets: Sequence[str]) -> dict[str, Fea
     Raises:
         DataError: one line naming the missing subset, config, file or column.
     """
-    where = resolve_folder(spec, MARKER, "feature")
-    meta_path = where.path / MARKER
-    raw = read_json(meta_path, FORMAT)
-    available = require(raw, "subsets", dict, meta_path)
-    configs = read_card_configs(where.path)
+    opened = open_folder(spec, MARKER, FORMAT, "feature")
+    where, meta_path, available, configs = (
+        opened.where,
+        opened.meta_path,
+        opened.subsets,
+        opened.configs,
+    )
     root = cache_dir() / "hub-features" / re.sub(r"[^A-Za-z0-9._-]+", "--", where.revision)
     out: dict[str, FeatureStore] = {}
     for s in subsets:
