@@ -72,6 +72,18 @@ class TargetSets:
     excluded_train: np.ndarray
 
 
+def rest_rows(n: int, *taken: np.ndarray) -> np.ndarray:
+    """Rows ``0..n-1`` in none of ``taken``, in order.
+
+    A target's unrelated set is the rest of val once its equivalent and excluded rows are
+    taken (that is how the hub folders and the parsed cache store it).
+    """
+    keep = np.ones(n, dtype=bool)
+    for rows in taken:
+        keep[rows] = False
+    return np.flatnonzero(keep).astype(np.int64)
+
+
 def check_range(where: str, labels: np.ndarray, lo: int, hi: int, what: str, rows: Rows) -> None:
     """Refuse the first label outside ``[lo, hi)``."""
     bad = (labels < lo) | (labels >= hi)

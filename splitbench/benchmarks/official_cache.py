@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from splitbench.atomic import atomic_path
-from splitbench.benchmarks.checks import TargetSets
+from splitbench.benchmarks.checks import TargetSets, rest_rows
 from splitbench.benchmarks.model import VideoSet, VideoTable
 from splitbench.core.hashing import json_hash
 from splitbench.paths import cache_dir
@@ -46,14 +46,6 @@ class ParsedSubset:
 def cache_key(revision: str, benchmark: str, display_name: str, subset: str) -> str:
     """The cache key of one subset of the files with data revision ``revision``."""
     return json_hash(["official", READER_VERSION, revision, benchmark, display_name, subset], 32)
-
-
-def _rest(n: int, *taken: np.ndarray) -> np.ndarray:
-    """Rows ``0..n-1`` not in any of ``taken``, in order."""
-    keep = np.ones(n, dtype=bool)
-    for rows in taken:
-        keep[rows] = False
-    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _path(key: str) -> Path:
@@ -89,7 +81,7 @@ def store(key: str, parsed: ParsedSubset) -> None:
             arrays[f"t{i}_{vs.name}_labels"] = vs.labels
         # unrelated labels are the val labels (checked); its rows are stored only when
         # they are not simply the rest of val in val order (most of the file otherwise)
-        rest = _rest(len(parsed.val), ts.equivalent.rows, ts.excluded_val)
+        rest = rest_rows(len(parsed.val), ts.equivalent.rows, ts.excluded_val)
         if not np.array_equal(ts.unrelated.rows, rest):
             arrays[f"t{i}_unrelated_rows"] = ts.unrelated.rows
         arrays[f"t{i}_excluded_val"] = ts.excluded_val
@@ -120,7 +112,7 @@ def load(key: str) -> ParsedSubset | None:
             eq_rows, excluded = a[f"t{i}_equivalent_rows"], a[f"t{i}_excluded_val"]
             un = a.get(f"t{i}_unrelated_rows")
             if un is None:
-                un = _rest(len(tables["val"]), eq_rows, excluded)
+                un = rest_rows(len(tables["val"]), eq_rows, excluded)
             sets.append(
                 TargetSets(
                     ft=VideoSet("ft", "train", a[f"t{i}_ft_rows"], a[f"t{i}_ft_labels"]),

@@ -140,10 +140,8 @@ def _load_subset(opened: OpenedFolder, name: str) -> Subset:
             checks.check_unique(rows)
             checks.positions(val, rows)
         checks.check_range(excluded.where, excluded.labels, c, c + 1, f"coarse index {c}", excluded)
-        keep = np.ones(len(val.ids), dtype=bool)
-        keep[equivalent.pos] = False
-        keep[excluded.pos] = False
-        un = np.flatnonzero(keep).astype(np.int64)
+        assert equivalent.pos is not None and excluded.pos is not None
+        un = checks.rest_rows(len(val.ids), equivalent.pos, excluded.pos)
         unrelated = checks.Rows(
             f"{sets_path} (target {c}, unrelated = val minus equivalent and excluded_val)",
             val.ids.take(un),
