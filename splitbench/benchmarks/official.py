@@ -169,7 +169,8 @@ def read_official(
     except FileNotFoundError:
         raise DataError(f"{scheme_path}: file is missing") from None
     scheme, partition = parse_scheme(_parse_json(scheme_path, scheme_bytes), scheme_path)
-    wanted = list(subsets) if subsets else sorted(partition)
+    named = {s.lower(): s for s in partition}  # subset names are case-insensitive
+    wanted = [named.get(s.lower(), s) for s in subsets] if subsets else sorted(partition)
     for name in wanted:
         if name not in partition:
             raise DataError(f"{scheme_path}: no subset {name!r} (has {', '.join(partition)})")

@@ -57,7 +57,8 @@ def load_hub_benchmark(spec: str | Path, subsets: Sequence[str] | None = None) -
     raw, meta_path, where = opened.meta, opened.meta_path, opened.where
     scheme_raw = require(raw, "group_scheme", dict, meta_path)
     partition_raw = require(raw, "partition", dict, meta_path)
-    wanted = list(subsets) if subsets else list(opened.subsets)
+    named = {s.lower(): s for s in opened.subsets}  # subset names are case-insensitive
+    wanted = [named.get(s.lower(), s) for s in subsets] if subsets else list(opened.subsets)
     for name in wanted:
         if name not in opened.subsets:
             raise DataError(f"{meta_path}: no subset {name!r} (has {', '.join(opened.subsets)})")
