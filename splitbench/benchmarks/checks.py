@@ -84,14 +84,15 @@ def rest_rows(n: int, *taken: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keep).astype(np.int64)
 
 
-def check_range(where: str, labels: np.ndarray, lo: int, hi: int, what: str, rows: Rows) -> None:
-    """Refuse the first label outside ``[lo, hi)``."""
+def check_range(rows: Rows, lo: int, hi: int, what: str) -> None:
+    """Refuse the first label of ``rows`` outside ``[lo, hi)``."""
+    labels = rows.labels
     bad = (labels < lo) | (labels >= hi)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{where}: row {rows.row(i)}: label index {labels[i]} is unknown; expected {what} "
-            f"in [{lo}, {hi})"
+            f"{rows.where}: row {rows.row(i)}: label index {labels[i]} is unknown; expected "
+            f"{what} in [{lo}, {hi})"
         )
 
 
@@ -137,7 +138,7 @@ def locate(table: Table, parts: Sequence[Rows]) -> list[Rows]:
 
 def check_table(name: str, file: str, rows: Rows, n: int) -> Table:
     """Check a train or val table against a label space of ``n`` labels."""
-    check_range(rows.where, rows.labels, 0, n, "a base label index", rows)
+    check_range(rows, 0, n, "a base label index")
     check_unique(rows)
     videos = rows.videos.to_numpy(zero_copy_only=False)
     return Table(VideoTable(name, videos, rows.labels), rows.videos, file)
@@ -192,7 +193,7 @@ def target_sets(
         pos = positions(table, rows)
         labs = rows.labels
         if name == "unrelated":
-            check_range(rows.where, labs, 0, n, "a base label index", rows)
+            check_range(rows, 0, n, "a base label index")
             mism = labs != table.table.labels[pos]
             if mism.any():
                 i = int(np.flatnonzero(mism)[0])
@@ -201,9 +202,7 @@ def target_sets(
                     f"{table.file} ({table.table.labels[pos[i]]}) for {rows.videos[i].as_py()!r}"
                 )
         else:
-            check_range(
-                rows.where, labs, n, n + k, f"a fine index of this target ({n}..{n + k - 1})", rows
-            )
+            check_range(rows, n, n + k, f"a fine index of this target ({n}..{n + k - 1})")
             notc = table.table.labels[pos] != coarse
             if notc.any():
                 i = int(np.flatnonzero(notc)[0])

@@ -140,7 +140,7 @@ def _load_subset(opened: OpenedFolder, name: str) -> Subset:
         for rows in (equivalent, excluded):
             checks.check_unique(rows)
             checks.positions(val, rows)
-        checks.check_range(excluded.where, excluded.labels, c, c + 1, f"coarse index {c}", excluded)
+        checks.check_range(excluded, c, c + 1, f"coarse index {c}")
         assert equivalent.pos is not None and excluded.pos is not None
         un = checks.rest_rows(len(val.ids), equivalent.pos, excluded.pos)
         unrelated = checks.Rows(
