@@ -7,10 +7,16 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+import torch
 from extract_helpers import cli
 
+from splitbench.protocol import Method, MethodMeta, NewRows
+from splitbench.protocol.context import load_val_features
+from splitbench.protocol.runner import Runner
+from splitbench.protocol.shared import shared_state
 from splitbench.results.io import load_results
 
 MUTATOR = textwrap.dedent("""
@@ -56,6 +62,59 @@ def test_plugin_mutating_the_head_gets_the_same_result_alone_and_in_a_full_run(
     (alone,) = load_results(tmp_path / "alone")
     assert alone.counts == full[last].counts and alone.metrics == full[last].metrics
     assert len(full) == 11
+
+
+class FeatureMutator(Method):
+    """Writes into the shared val features on chosen targets; its rows depend on all of them."""
+
+    meta = MethodMeta("feature_mutator", "FeatureMutator", "writes val features", shots=0)
+    deterministic = True
+    mutate: ClassVar[dict[int, str]] = {}  # coarse index -> how (set per instance)
+
+    def edit(self, task, ctx, seed):  # type: ignore[no-untyped-def]
+        feats = ctx.val_features()
+        how = self.mutate.get(task.coarse_index)
+        if how == "torch":
+            feats.mul_(2.0)
+        elif how == "view":
+            feats[:, 0].zero_()
+        elif how == "numpy":  # bypasses torch's version counter; the fingerprint sees it
+            values = feats.numpy()
+            values *= -1.0
+        c = task.coarse_index
+        shift = 0.1 * feats.mean((0, 1))  # every later unit would see a change
+        return NewRows(ctx.weight[c].repeat(task.k, 1) + shift, ctx.bias[c].repeat(task.k))
+
+
+def test_plugin_mutating_val_features_fails_its_unit_and_changes_no_other(
+    tmp_path: Path, synthetic, synthetic_stores
+) -> None:
+    targets = synthetic.subset("A").targets
+    bad = {targets[0].coarse_index: "torch", targets[1].coarse_index: "numpy"}
+    bad[targets[2].coarse_index] = "view"
+
+    def run(out: str, mutate: dict[int, str], only: list[str] | None = None):  # type: ignore[no-untyped-def]
+        method = FeatureMutator()
+        method.mutate = mutate
+        runner = Runner(method, synthetic, synthetic_stores, tmp_path / out, progress=False)
+        return runner.run(["A"], [0], only)
+
+    report = run("mutated", bad)
+    failed = {o.target.coarse_index: o.error for o in report.by_status("failed")}
+    assert sorted(failed) == sorted(bad)
+    assert all("changed the shared val features in place" in e for e in failed.values()), failed
+    clean = run("clean", {})
+    assert not clean.by_status("failed")
+    got = {r.unit.target_index: r.counts for r in load_results(tmp_path / "mutated")}
+    want = {r.unit.target_index: r.counts for r in load_results(tmp_path / "clean")}
+    assert len(got) == len(targets) - 3 and got == {i: want[i] for i in got}
+    last = targets[-1].coarse_index  # alone, in a fresh runner: the same counts again
+    run("alone", {}, [str(last)])
+    (alone,) = load_results(tmp_path / "alone")
+    assert alone.counts == got[last]
+    subset, store = synthetic.subset("A"), synthetic_stores["A"]
+    shared = shared_state(subset, store).features  # what the next runner in this process gets
+    assert torch.equal(shared, load_val_features(subset, store))
 
 
 def test_recorded_config_reproduces_the_hash(

@@ -26,9 +26,9 @@ from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
-from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.context import SplitTask, SubsetContext, load_val_features
 from splitbench.protocol.determinism import use_deterministic_algorithms
-from splitbench.protocol.guard import PrivateHead, contained
+from splitbench.protocol.guard import ContextGuard, SharedFeatures, contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.parallel import effective_jobs
 from splitbench.protocol.plan import (
@@ -170,7 +170,7 @@ class Runner:
         self.sink = UnitSink(method.name, log_samples, log_top_k)
         self.unit_timeout = unit_timeout
         self.jobs = jobs
-        self._head: PrivateHead | None = None
+        self._head: ContextGuard | None = None
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
         """Deterministic methods run once, with the first seed (as the paper does)."""
@@ -264,7 +264,11 @@ class Runner:
             _val=state.features,
         )
         scorer = state.scorer
-        self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
+        features = SharedFeatures(
+            state.features, lambda: load_val_features(plan.subset, plan.store)
+        )
+        # methods get head copies per call; the shared val features are checked after each
+        self._head = ContextGuard(ctx, ctx.weight, ctx.bias, features)
         return ctx, scorer
 
     def _run_seed(

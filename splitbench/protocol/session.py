@@ -29,7 +29,7 @@ With m = 1 every count equals the single-split unit's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,11 +182,14 @@ def edit_session(
     order: Sequence[SplitTarget],
     track: Track,
     seed: int,
+    run: Callable[[Callable[[], object]], object] = lambda edit: edit(),
 ) -> SessionEdit:
     """Ask ``method`` for every target's rows, in order; return them stacked.
 
     The targets are returned shifted to their session columns. ``prepare`` must have run
-    on ``ctx`` for ``seed``.
+    on ``ctx`` for ``seed``. ``run`` makes each edit call (the runner passes its plugin
+    containment, :func:`splitbench.protocol.guard.contained`); the context a call sees is
+    built inside it, after the guard has handed out a fresh head.
 
     Raises:
         MethodError: for rows of the wrong shape, non-finite rows, or output that is not
@@ -200,16 +203,20 @@ def edit_session(
     infos: list[dict[str, object]] = []
     offset = 0
     for target in order:
-        task_target = shift_target(target, offset)
-        view = ctx
-        if track == "sequential" and weights:
-            view = dataclasses.replace(
-                ctx,
-                weight=torch.cat([ctx.weight, *weights]),
-                bias=torch.cat([ctx.bias, *biases]),
-            )
+        task = SplitTask(shift_target(target, offset), ctx.subset)
+
+        def edit() -> object:
+            view = ctx
+            if track == "sequential" and weights:
+                view = dataclasses.replace(
+                    ctx,
+                    weight=torch.cat([ctx.weight, *weights]),
+                    bias=torch.cat([ctx.bias, *biases]),
+                )
+            return method.edit(task, view, seed)  # noqa: B023 - called at once
+
         seed_everything(seed)
-        out = method.edit(SplitTask(task_target, ctx.subset), view, seed)
+        out = run(edit)
         if not isinstance(out, NewRows):
             raise MethodError(
                 f"{method.name} returned {type(out).__name__} for target {target.key}; a "
@@ -226,7 +233,7 @@ def edit_session(
             raise MethodError(f"{method.name} returned non-finite head rows for {target.key}")
         weights.append(w)
         biases.append(b)
-        shifted.append(task_target)
+        shifted.append(task.target)
         infos.append(dict(out.info))
         offset += target.k
     if not weights:

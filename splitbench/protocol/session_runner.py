@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -26,6 +27,7 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SubsetContext
+from splitbench.protocol.guard import contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.plan import SubsetPlan, check_store, effective_seeds
 from splitbench.protocol.runner import OverwriteStrategy, Runner, Status
@@ -50,6 +52,8 @@ from splitbench.results.session_schema import (
     SessionResult,
     SessionTargetCounts,
 )
+
+T = TypeVar("T")
 
 
 def session_path(
@@ -103,6 +107,9 @@ class SessionRunner:
         overwrite: ``only-missing`` (resume) or ``always``.
         text_encoder_factory: Builds text encoders (tests inject cheaper ones).
         on_unit: Called after each session unit.
+        unit_timeout: Seconds one method call may run before its units fail; None for no
+            limit. Calls are contained as in single-split runs
+            (:mod:`splitbench.protocol.guard`).
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class SessionRunner:
         overwrite: OverwriteStrategy = "only-missing",
         text_encoder_factory: Callable[[str], TextEncoder] = get_text_encoder,
         on_unit: Callable[[SessionOutcome], None] | None = None,
+        unit_timeout: float | None = None,
     ) -> None:
         support = method.session_support
         if not support.supports(track):
@@ -139,6 +147,7 @@ class SessionRunner:
             device=device,
             progress=False,
             text_encoder_factory=text_encoder_factory,
+            unit_timeout=unit_timeout,
         )
 
     def path_for(self, subset: str, size: int, order: int, seed: int) -> Path:
@@ -231,7 +240,7 @@ class SessionRunner:
         t0 = time.perf_counter()
         try:
             seed_everything(seed)
-            self.method.prepare(ctx, seed)
+            self._contained(lambda: self.method.prepare(ctx, seed), "prepare")
         except Exception as exc:  # a plugin's bug fails its units, not the run
             msg = f"prepare failed: {type(exc).__name__}: {exc}"
             for order, todo in todo_orders:
@@ -245,7 +254,14 @@ class SessionRunner:
             targets = session_order(subset.targets, order)[: max(todo)]
             try:
                 t1 = time.perf_counter()
-                edit = edit_session(self.method, ctx, targets, self.track, seed)
+                edit = edit_session(
+                    self.method,
+                    ctx,
+                    targets,
+                    self.track,
+                    seed,
+                    lambda f: self._contained(f, "edit"),
+                )
                 edit_s = time.perf_counter() - t1
             except Exception as exc:
                 msg = f"{type(exc).__name__}: {exc}"
@@ -269,6 +285,12 @@ class SessionRunner:
                 report.outcomes.append(outcome)
                 if self.on_unit is not None:
                     self.on_unit(outcome)
+
+    def _contained(self, call: Callable[[], T], step: str) -> T:
+        units = self._units
+        return contained(
+            call, what=f"{self.method.name}.{step}", timeout=units.unit_timeout, head=units._head
+        )
 
     def _fail(
         self, subset: str, m: int, order: int, seed: int, msg: str, tb: str, report: SessionReport

@@ -9,6 +9,7 @@ share a cell, a table or a file pattern with single-split results.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def read_session(path: Path) -> SessionResult:
     )
 
 
+_SESSION_FILE = re.compile(r"session-seed\d+\.json")
+
+
 def load_sessions(root: Path) -> list[SessionResult]:
     """Every session result under ``root`` (sorted by path).
 
@@ -47,7 +51,8 @@ def load_sessions(root: Path) -> list[SessionResult]:
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root}: results folder does not exist")
-    return [read_session(p) for p in sorted(root.rglob("session-seed*.json"))]
+    files = sorted(p for p in root.rglob("session-seed*.json") if _SESSION_FILE.fullmatch(p.name))
+    return [read_session(p) for p in files]  # not the session-seed<S>.failed.json records
 
 
 def session_frame(results: Sequence[SessionResult]) -> pd.DataFrame:
