@@ -15,7 +15,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ from splitbench.protocol.context import SubsetContext
 from splitbench.protocol.guard import contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.plan import SubsetPlan, check_store, effective_seeds
-from splitbench.protocol.runner import OverwriteStrategy, Runner, Status
+from splitbench.protocol.runner import OverwriteStrategy, Report, Runner, Status
 from splitbench.protocol.scoring import SubsetScorer
 from splitbench.protocol.session import (
     SESSION_PROTOCOL_ID,
@@ -41,17 +41,11 @@ from splitbench.protocol.session import (
     score_session,
     session_order,
 )
-from splitbench.protocol.unit import seed_everything
+from splitbench.protocol.unit import provenance, run_identity, seed_everything
 from splitbench.results.io import atomic_write_text
 from splitbench.results.provenance import environment
-from splitbench.results.schema import Environment, FeatureProvenance, Timings
-from splitbench.results.session_schema import (
-    SessionIdentity,
-    SessionLocalityCounts,
-    SessionMetrics,
-    SessionResult,
-    SessionTargetCounts,
-)
+from splitbench.results.schema import Environment, Timings
+from splitbench.results.session_schema import SessionIdentity, SessionMetrics, SessionResult
 
 T = TypeVar("T")
 
@@ -81,16 +75,8 @@ class SessionOutcome:
     error: str | None = None
 
 
-@dataclass
-class SessionReport:
-    """Summary of one :meth:`SessionRunner.run` call."""
-
-    outcomes: list[SessionOutcome] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def by_status(self, status: Status) -> list[SessionOutcome]:
-        """Outcomes with the given status."""
-        return [o for o in self.outcomes if o.status == status]
+SessionReport = Report[SessionOutcome]
+"""Summary of one :meth:`SessionRunner.run` call."""
 
 
 class SessionRunner:
@@ -318,43 +304,21 @@ class SessionRunner:
         env: Environment,
         timings: Timings,
     ) -> SessionResult:
-        meta = self.method.meta
         g, loc = counts.generality, counts.locality
+        origin = self._units.method_origin
         return SessionResult(
             protocol=SESSION_PROTOCOL_ID,
             session=SessionIdentity(
-                method=meta.name,
-                method_version=meta.version,
-                method_origin=self._units.method_origin,
-                shots=self.method.shots,
-                config=self.method.config_dict(),
-                config_hash=self.method.config_hash(),
-                benchmark=self.benchmark.name,
-                benchmark_version=self.benchmark.version,
-                benchmark_revision=self.benchmark.revision,
-                simulation=self.benchmark.simulation or store.meta.simulation,
-                subset=subset.name,
-                subset_targets=len(subset.targets),
+                **run_identity(self.method, origin, self.benchmark, subset, store).model_dump(),
                 track=self.track,
                 size=size,
                 order=order,
                 seed=seed,
                 targets=[t.key for t in edit.targets],
             ),
-            features=FeatureProvenance(
-                store_key=store.meta.key,
-                model=store.meta.model,
-                view_protocol=store.meta.view_protocol,
-                backbone_passes=store.meta.backbone_passes,
-                simulation=store.meta.simulation,
-            ),
-            targets=[SessionTargetCounts(**t.__dict__) for t in counts.targets],
-            locality=SessionLocalityCounts(
-                unrelated_correct_edited=counts.unrelated_correct_edited,
-                unrelated_correct_original=counts.unrelated_correct_original,
-                unrelated_changed=counts.unrelated_changed,
-                unrelated_total=counts.unrelated_total,
-            ),
+            features=provenance(store),
+            targets=list(counts.targets),
+            locality=counts.outside,
             metrics=SessionMetrics(
                 generality=g,
                 locality=loc,
