@@ -7,14 +7,21 @@ import os
 from pathlib import Path
 
 import pytest
-from result_factory import hand_made_result
 
 from splitbench.protocol.runner import METRIC_META
 from splitbench.protocol.scoring import PROTOCOL_ID
 from splitbench.results.aggregate import aggregate
 from splitbench.results.io import load_results, unit_path, write_result
 from splitbench.results.render import render_leaderboard
-from splitbench.results.schema import UnitCounts, UnitResult
+from splitbench.results.schema import (
+    Environment,
+    FeatureProvenance,
+    Timings,
+    UnitCounts,
+    UnitIdentity,
+    UnitMetrics,
+    UnitResult,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("SPLITBENCH_UPDATE_GOLDEN") == "1"
@@ -45,36 +52,51 @@ def make_result(
         unrelated_changed=0,
         unrelated_total=un[2],
     )
-    return hand_made_result(
-        counts,
+    g = eq[0] / eq[1]
+    loc = un[0] / un[1]
+    return UnitResult(
         protocol=protocol,
-        identity={
-            "method": method,
-            "config": {"x": 1},
-            "benchmark": "synthetic",
-            "benchmark_revision": "synthetic:test",
-            "simulation": simulation,
-            "subset": "A",
-            "subset_targets": n_targets,
-            "target": f"Target {target}",
-            "target_index": target,
-            "target_key": f"{target:03d}-target",
-            "k": 2,
-            "seed": seed,
-        },
-        features={
-            "store_key": "store0",
-            "model": {"name": "m"},
-            "view_protocol": {},
-            "simulation": simulation,
-        },
+        unit=UnitIdentity(
+            method=method,
+            method_version="1",
+            method_origin="tests",
+            shots=0,
+            config={"x": 1},
+            config_hash=f"{method[:4]}00000000",
+            benchmark="synthetic",
+            benchmark_version="1",
+            benchmark_revision="synthetic:test",
+            simulation=simulation,
+            subset="A",
+            subset_targets=n_targets,
+            target=f"Target {target}",
+            target_index=target,
+            target_key=f"{target:03d}-target",
+            k=2,
+            seed=seed,
+        ),
+        features=FeatureProvenance(
+            store_key="store0",
+            model={"name": "m"},
+            view_protocol={},
+            backbone_passes=0,
+            simulation=simulation,
+        ),
+        counts=counts,
+        metrics=UnitMetrics(generality=g, locality=loc, mean=(g + loc) / 2),
         metric_meta=METRIC_META,
-        environment={
-            "splitbench_version": "0",
-            "python": "3",
-            "platform": "p",
-            "date": "2026-01-01",
-        },
+        environment=Environment(
+            splitbench_version="0",
+            git_hash=None,
+            git_dirty=None,
+            python="3",
+            platform="p",
+            libraries={},
+            device="cpu",
+            deterministic_algorithms=True,
+            date="2026-01-01",
+        ),
+        timings=Timings(prepare_s=0, edit_s=0, score_s=0),
     )
 
 

@@ -9,14 +9,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hub_support import check_golden, load_dataset_in
-from result_factory import hand_made_result
 from typer.testing import CliRunner
 
 from splitbench.cli.app import app
 from splitbench.errors import ConfigError, DataError
 from splitbench.hub.results import load_hub_results, run_id_of, write_results_folder
 from splitbench.results.io import load_results, unit_path, write_result
-from splitbench.results.schema import MetricMeta, UnitCounts, UnitResult
+from splitbench.results.schema import (
+    Environment,
+    FeatureProvenance,
+    MetricMeta,
+    Timings,
+    UnitCounts,
+    UnitIdentity,
+    UnitMetrics,
+    UnitResult,
+)
 
 REPO = "splitbench-test/results"
 TARGETS = [(3, "Folding something"), (7, "Dropping something")]
@@ -35,40 +43,54 @@ def make_result(
         unrelated_changed=12,
         unrelated_total=120,
     )
-    return hand_made_result(
-        counts,
+    g, loc = correct / 40, 90 / 100
+    return UnitResult(
         protocol="splitbench.protocol/1",
-        identity={
-            "method": method,
-            "config": {"alpha": 1},
-            "benchmark": "toy-split",
-            "benchmark_revision": "sha256:0000000000000000",
-            "simulation": False,
-            "subset": subset,
-            "subset_targets": len(TARGETS),
-            "target": name,
-            "target_index": index,
-            "target_key": f"{index:03d}-{name.lower().replace(' ', '-')}",
-            "k": 3,
-            "seed": seed,
-        },
-        features={
-            "store_key": "feedfacefeedface",
-            "model": {"name": "toy"},
-            "view_protocol": {"views": 1},
-            "simulation": False,
-        },
+        unit=UnitIdentity(
+            method=method,
+            method_version="1",
+            method_origin="tests",
+            shots=0,
+            config={"alpha": 1},
+            config_hash=f"{method[:4]}00000000",
+            benchmark="toy-split",
+            benchmark_version="1",
+            benchmark_revision="sha256:0000000000000000",
+            simulation=False,
+            subset=subset,
+            subset_targets=len(TARGETS),
+            target=name,
+            target_index=index,
+            target_key=f"{index:03d}-{name.lower().replace(' ', '-')}",
+            k=3,
+            seed=seed,
+        ),
+        features=FeatureProvenance(
+            store_key="feedfacefeedface",
+            model={"name": "toy"},
+            view_protocol={"views": 1},
+            backbone_passes=0,
+            simulation=False,
+        ),
+        counts=counts,
+        metrics=UnitMetrics(generality=g, locality=loc, mean=(g + loc) / 2),
         metric_meta={
             "generality": MetricMeta(
                 protocol="splitbench.protocol/1", scorer="acc", comparable_group="g"
             )
         },
-        environment={
-            "splitbench_version": "0.1.0",
-            "python": "3.11",
-            "platform": "test",
-            "date": date,
-        },
+        environment=Environment(
+            splitbench_version="0.1.0",
+            git_hash=None,
+            git_dirty=None,
+            python="3.11",
+            platform="test",
+            libraries={},
+            device="cpu",
+            deterministic_algorithms=True,
+            date=date,
+        ),
+        timings=Timings(prepare_s=0.0, edit_s=0.0, score_s=0.0),
     )
 
 
