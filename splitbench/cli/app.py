@@ -226,6 +226,7 @@ def run(
             output_dir=output_dir,
             device=device,
             overwrite=overwrite_strategy,
+            unit_timeout=unit_timeout,
         )
         return
     ev = evaluate(

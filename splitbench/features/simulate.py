@@ -169,8 +169,13 @@ def synthetic_stores(
     return {s: FeatureStore(root / s) for s in ("A", "B")}
 
 
+# Written last into the finished folder: a folder without it (an older cache, a copy cut
+# short, a file deleted by hand) is incomplete and is regenerated under the lock.
+COMPLETE = ".complete"
+
+
 def _cached(root: Path) -> bool:
-    return all((root / s / "store.json").is_file() for s in ("A", "B"))
+    return (root / COMPLETE).is_file()
 
 
 def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | None) -> None:
@@ -207,10 +212,13 @@ def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | No
             store = writer.finish(backbone_passes=0, note="simulated features; no backbone was run")
             record_base_model(writer, store, subset, config)
         _write_simulated_vlms(world, bench, tmp)
+        (tmp / COMPLETE).write_text(config.key() + "\n")
         bar.close()
-        if root.exists():  # another process won the race; keep theirs
+        if _cached(root):  # another process won the race (no fcntl lock); keep theirs
             shutil.rmtree(tmp)
             return
+        if root.exists():  # incomplete: replaced (we hold the lock)
+            shutil.rmtree(root)
         os.replace(tmp, root)
     except BaseException:
         bar.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 from splitbench.benchmarks.model import SplitTarget
 from splitbench.results.schema import UnitResult
@@ -40,19 +40,37 @@ class UnitOutcome:
     error: str | None = None
 
 
+class _HasStatus(Protocol):
+    status: Status
+
+
+OutcomeT = TypeVar("OutcomeT", bound=_HasStatus)
+
+
 @dataclass
-class RunReport:
-    """Summary of one :meth:`Runner.run` call."""
+class Report(Generic[OutcomeT]):
+    """What happened to each unit of one run (single-split units or sessions).
 
-    outcomes: list[UnitOutcome] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-    backbone_passes: dict[str, int] = field(default_factory=dict)
+    Attributes:
+        outcomes: One per unit, in the order they finished.
+        wall_s: Seconds the run took.
+    """
+
+    outcomes: list[OutcomeT] = field(default_factory=list)
     wall_s: float = 0.0
-    jobs: int = 1
 
-    def by_status(self, status: Status) -> list[UnitOutcome]:
+    def by_status(self, status: Status) -> list[OutcomeT]:
         """Outcomes with the given status."""
         return [o for o in self.outcomes if o.status == status]
+
+
+@dataclass
+class RunReport(Report[UnitOutcome]):
+    """Summary of one :meth:`Runner.run` call."""
+
+    seeds: list[int] = field(default_factory=list)
+    backbone_passes: dict[str, int] = field(default_factory=dict)
+    jobs: int = 1
 
     @classmethod
     def merged(cls, reports: Sequence[RunReport]) -> RunReport:

@@ -25,11 +25,11 @@ from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
-from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.context import SplitTask, SubsetContext, load_val_features
 from splitbench.protocol.determinism import use_deterministic_algorithms
-from splitbench.protocol.guard import PrivateHead, contained
+from splitbench.protocol.guard import ContextGuard, SharedFeatures, contained
 from splitbench.protocol.needs import require_needs
-from splitbench.protocol.outcomes import RunReport, Status, UnitOutcome, _Progress
+from splitbench.protocol.outcomes import Report, RunReport, Status, UnitOutcome, _Progress
 from splitbench.protocol.parallel import effective_jobs
 from splitbench.protocol.plan import (
     SubsetPlan,
@@ -46,7 +46,15 @@ from splitbench.results.provenance import environment
 from splitbench.results.samples import DEFAULT_TOP_K
 from splitbench.results.schema import Environment, Timings
 
-__all__ = ["METRIC_META", "RunReport", "Runner", "Status", "UnitOutcome", "seed_everything"]
+__all__ = [
+    "METRIC_META",
+    "Report",
+    "RunReport",
+    "Runner",
+    "Status",
+    "UnitOutcome",
+    "seed_everything",
+]
 
 OverwriteStrategy = Literal["only-missing", "always"]
 
@@ -105,7 +113,7 @@ class Runner:
         self.sink = UnitSink(method.name, log_samples, log_top_k)
         self.unit_timeout = unit_timeout
         self.jobs = jobs
-        self._head: PrivateHead | None = None
+        self._head: ContextGuard | None = None
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
         """Deterministic methods run once, with the first seed (as the paper does)."""
@@ -199,7 +207,11 @@ class Runner:
             _val=state.features,
         )
         scorer = state.scorer
-        self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
+        features = SharedFeatures(
+            state.features, lambda: load_val_features(plan.subset, plan.store)
+        )
+        # methods get head copies per call; the shared val features are checked after each
+        self._head = ContextGuard(ctx, ctx.weight, ctx.bias, features)
         return ctx, scorer
 
     def _run_seed(
