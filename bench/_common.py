@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from splitbench.benchmarks.catalog import annotations_path
 from splitbench.benchmarks.official import SSV2_SPLIT
+from splitbench.catalog import annotations_path
 
 if TYPE_CHECKING:
     from splitbench.benchmarks.model import Benchmark, Subset
@@ -180,7 +180,7 @@ def open_simulated_subset(args: argparse.Namespace, prefix: str) -> SimulatedSub
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     bench = load_benchmark("ssv2-split", annotations, subsets=[args.subset])

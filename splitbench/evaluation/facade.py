@@ -249,7 +249,7 @@ def evaluate(
         SplitbenchError: for unknown methods, bad configs, unmet needs (``unmet="error"``)
             or stores that do not fit; nothing has run then.
     """
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation.stores import resolve_stores
     from splitbench.protocol import load_methods
     from splitbench.protocol.needs import require_needs, requirement_problems
@@ -263,7 +263,9 @@ def evaluate(
     if not seed_list:
         raise ConfigError("no seeds given")
     reg = registry if registry is not None else load_methods()
-    bench = load_benchmark(benchmark, annotations) if isinstance(benchmark, str) else benchmark
+    if isinstance(benchmark, str):  # only the subsets asked for are read (and validated)
+        benchmark = load_benchmark(benchmark, annotations, list(subsets) if subsets else None)
+    bench = benchmark
     chosen = list(subsets) if subsets else list(bench.subsets)
     for s in chosen:
         bench.subset(s)

@@ -14,7 +14,6 @@ extracted stores are read by the same code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pydantic import (
 )
 
 from splitbench.atomic import atomic_path, atomic_write_text
+from splitbench.core.hashing import json_hash, sha256_parts
 from splitbench.errors import DataError
 from splitbench.features.sharded import ShardedFeatures
 from splitbench.features.verify import (
@@ -138,7 +138,7 @@ class StoreMeta(BaseModel):
             "dtype": self.dtype,
             "simulation": self.simulation,
         }
-        return hashlib.sha256(_canonical(ident).encode()).hexdigest()[:16]
+        return json_hash(ident, 16)
 
     @property
     def verified(self) -> bool:
@@ -163,8 +163,7 @@ class StoreMeta(BaseModel):
                 s: sm.content or [sm.digests[n] for n in sm.shards] for s, sm in self.splits.items()
             },
         }
-        blob = _canonical({"identity": self.identity_key, "digests": digests})
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return json_hash({"identity": self.identity_key, "digests": digests}, 16)
 
     def to_json(self) -> str:
         """Serialise to JSON text."""
@@ -465,18 +464,12 @@ class StoreWriter:
         atomic_write_text(self.path / "store.json", self.meta.to_json())
 
 
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def _content_digest(split: FeatureSplit) -> str:
     """SHA-256 of a split's video ids and feature values (dtype and shape included)."""
-    h = hashlib.sha256()
     f = split.features
-    h.update(f"{f.dtype.str}|{f.shape}|".encode())
-    h.update("\0".join(str(v) for v in split.videos).encode())
-    h.update(np.ascontiguousarray(f).data)
-    return h.hexdigest()
+    header = f"{f.dtype.str}|{f.shape}|"
+    ids = "\0".join(str(v) for v in split.videos)
+    return sha256_parts([header, ids, np.ascontiguousarray(f).data])
 
 
 def _check_readable(path: Path, what: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from splitbench.core.identity import CELL_FIELDS
-from splitbench.results.schema import UnitResult
+from splitbench.results.schema import UnitResult, cell_columns
 
 METRICS = ("generality", "locality", "mean", "changed")
 CELL_KEYS = list(CELL_FIELDS)  # the cell identity, defined once in splitbench.core.identity
@@ -33,19 +33,12 @@ def to_frame(results: Sequence[UnitResult]) -> pd.DataFrame:
         u = r.unit
         rows.append(
             {
-                "benchmark": u.benchmark,
-                "benchmark_version": u.benchmark_version,
-                "benchmark_revision": u.benchmark_revision,
+                **cell_columns(u, r.protocol, r.features.store_key),
                 "simulation": u.simulation,
-                "protocol": r.protocol,
-                "subset": u.subset,
                 "subset_targets": u.subset_targets,
-                "store_key": r.features.store_key,
                 "model": r.features.model.get("name", ""),
-                "method": u.method,
                 "method_version": u.method_version,
                 "shots": u.shots,
-                "config_hash": u.config_hash,
                 "config": u.config,
                 "target": u.target,
                 "target_index": u.target_index,
