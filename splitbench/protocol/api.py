@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 from splitbench.core.hashing import json_hash
 from splitbench.core.jsonable import to_jsonable
 from splitbench.core.needs import Needs
+from splitbench.core.plugins import ENTRY_POINT_GROUP
 from splitbench.errors import ConfigError
 from splitbench.registry import Registry
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from splitbench.features.store import FeatureStore
     from splitbench.protocol.context import SplitTask, SubsetContext
 
-ENTRY_POINT_GROUP = "splitbench.methods"
 Track = Literal["batch", "sequential"]
 """The multi-target session tracks (:mod:`splitbench.protocol.session`)."""
 
