@@ -1,7 +1,9 @@
 """Benchmark: start-up of the commands a new user types first.
 
 Times each command as a fresh subprocess, interleaved round by round so that a load spike on
-a shared machine hits every command alike, and prints min and median of ``--runs`` rounds:
+a shared machine hits every command alike, and prints min and median of ``--runs`` rounds of
+the wall time and of the CPU time (user + system, the command and the workers it waited for;
+on a loaded machine it is the steadier figure):
 
 * ``python -c 'import torch'``: the floor reference (what any torch-using command pays);
 * ``splitbench --help``;
@@ -55,7 +57,7 @@ def main() -> None:
         warm_cache = tmp / "warm-cache"
         results_there = tmp / "results-there"
         results_there.mkdir()
-        t = _timed([exe, *RUN], warm_cache, results_there)  # fills the cache and the results
+        t, _ = _timed([exe, *RUN], warm_cache, results_there)  # fills the cache and results
         print(f"first run into an empty cache (fills it): {t:.2f} s")
         commands = {
             "python -c 'import torch' (floor)": ([python, "-c", "import torch"], None, None),
@@ -67,12 +69,15 @@ def main() -> None:
             "run -m modifier_retrieval, cold": ([exe, *RUN], "fresh", "fresh"),
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         for r in range(args.runs):
             for name, (cmd, cache, cwd) in commands.items():
                 round_dir = tmp / f"r{r}-{len(times[name])}-{abs(hash(name))}"
                 c = round_dir / "cache" if cache == "fresh" else cache
                 w = round_dir / "cwd" if cwd == "fresh" else cwd
-                times[name].append(_timed(cmd, c, w))
+                wall, used = _timed(cmd, c, w)
+                times[name].append(wall)
+                cpu[name].append(used)
                 shutil.rmtree(round_dir, ignore_errors=True)
         load = os.getloadavg()
         print(
@@ -80,28 +85,40 @@ def main() -> None:
             f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs"
         )
         floor = min(times["python -c 'import torch' (floor)"])
-        print(f"{'command':38} {'min s':>7} {'median s':>9} {'min ÷ torch floor':>18}")
+        print(f"{'':38} {'wall s':>16} {'CPU s':>16}")
+        print(
+            f"{'command':38} {'min':>7} {'median':>8} {'min':>7} {'median':>8} {'wall ÷ floor':>13}"
+        )
         for name, ts in times.items():
-            print(f"{name:38} {min(ts):7.2f} {statistics.median(ts):9.2f} {min(ts) / floor:18.2f}")
+            cs = cpu[name]
+            print(
+                f"{name:38} {min(ts):7.2f} {statistics.median(ts):8.2f} {min(cs):7.2f} "
+                f"{statistics.median(cs):8.2f} {min(ts) / floor:13.2f}"
+            )
         _import_breakdown(python, warm_cache, tmp / "importtime", args.top)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _timed(cmd: list[str], cache: Path | None, cwd: Path | None) -> float:
+def _timed(cmd: list[str], cache: Path | None, cwd: Path | None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, waited-for children included)."""
     env = dict(os.environ)
     if cache is not None:
         env["SPLITBENCH_CACHE"] = str(cache)
     if cwd is not None:
         cwd.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return elapsed
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-500:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def _import_breakdown(python: str, cache: Path, cwd: Path, top: int) -> None:
