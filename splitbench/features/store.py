@@ -342,10 +342,10 @@ class FeatureStore:
                     f"{sm.views} × {self.meta.dim}"
                 )
             flat = _numpy_view(col.values, p)
-            arr = flat.reshape(len(table), sm.views, self.meta.dim).astype(np_dtype, copy=False)
+            part = flat.reshape(len(table), sm.views, self.meta.dim).astype(np_dtype, copy=False)
             vids = np.array(table.column("video").to_pylist(), dtype=object)
-            _check_finite(arr, vids, f"{p}: split {name!r}")
-            feats.append(arr)
+            _check_finite(part, vids, f"{p}: split {name!r}")
+            feats.append(part)
             videos.append(vids)
         if feats:
             arr = feats[0] if len(feats) == 1 else ShardedFeatures(feats)  # no copy

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 from splitbench.core.hashing import json_hash
 from splitbench.core.jsonable import to_jsonable
 from splitbench.core.needs import Needs
-from splitbench.core.plugins import ENTRY_POINT_GROUP
+from splitbench.core.plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from splitbench.errors import ConfigError
 from splitbench.registry import Registry
 
