@@ -29,36 +29,31 @@ if TYPE_CHECKING:  # pandas only for frames: aggregating is done without it (sta
 METRICS = ("generality", "locality", "mean", "changed")
 CELL_KEYS = list(CELL_FIELDS)  # the cell identity, defined once in splitbench.core.identity
 TARGET_KEYS = ("target_index", "target", "k")
+# UnitIdentity fields of a unit row, in column order (before and after protocol and store)
+_IDENTITY = ("benchmark", "benchmark_version", "benchmark_revision", "simulation")
+_METHOD_AND_TARGET = (
+    "method",
+    "method_version",
+    "shots",
+    "config_hash",
+    "config",
+    "target",
+    "target_index",
+    "k",
+    "seed",
+)
 
 
 def unit_row(r: UnitResult) -> dict[str, Any]:
     """One unit result as a flat row: identity, counts and metrics (a :func:`to_frame` row)."""
     u = r.unit
-    return {
-        "benchmark": u.benchmark,
-        "benchmark_version": u.benchmark_version,
-        "benchmark_revision": u.benchmark_revision,
-        "simulation": u.simulation,
-        "protocol": r.protocol,
-        "subset": u.subset,
-        "subset_targets": u.subset_targets,
-        "store_key": r.features.store_key,
-        "model": r.features.model.get("name", ""),
-        "method": u.method,
-        "method_version": u.method_version,
-        "shots": u.shots,
-        "config_hash": u.config_hash,
-        "config": u.config,
-        "target": u.target,
-        "target_index": u.target_index,
-        "k": u.k,
-        "seed": u.seed,
-        "generality": r.metrics.generality,
-        "locality": r.metrics.locality,
-        "mean": r.metrics.mean,
-        "changed": changed_fraction(r),
-        **r.counts.model_dump(),
-    }
+    row: dict[str, Any] = {f: getattr(u, f) for f in _IDENTITY}
+    row.update(protocol=r.protocol, subset=u.subset, subset_targets=u.subset_targets)
+    row.update(store_key=r.features.store_key, model=r.features.model.get("name", ""))
+    row.update({f: getattr(u, f) for f in _METHOD_AND_TARGET})
+    row.update({m: getattr(r.metrics, m) for m in METRICS[:3]}, changed=changed_fraction(r))
+    row.update(r.counts.model_dump())
+    return row
 
 
 def to_frame(results: Sequence[UnitResult]) -> pd.DataFrame:
