@@ -503,7 +503,7 @@ def _read_shard(path: Path) -> pa.Table:
 def _numpy_view(values: pa.Array, path: Path) -> np.ndarray:
     """A zero-copy NumPy view of a shard's feature values.
 
-    ``pa.Array.to_numpy`` would do the same but imports pandas on first use (0.4 s, a sixth
+    ``pa.Array.to_numpy`` would do the same but imports pandas on first use (0.4 s, about a tenth
     of a warm ``make run``), so the view is taken from the values buffer directly.
 
     Raises:

@@ -164,7 +164,7 @@ class TargetMeans:
 def aggregate(results: Sequence[UnitResult]) -> list[Cell]:
     """Group unit results into cells and aggregate each.
 
-    Plain Python rather than a pandas groupby (pandas' import alone was 15 % of a warm
+    Plain Python rather than a pandas groupby (importing pandas was about a tenth of a warm
     ``make run``); :func:`group_mean` sums as pandas' grouped mean does, so every number is
     the one the groupby gave (``tests/test_results_aggregate.py`` compares them bit for bit).
     """
