@@ -300,37 +300,10 @@ def list_(
     from splitbench.errors import ConfigError
 
     if what == "methods":
-        from splitbench.protocol import build_config, load_methods
+        from splitbench.cli.method_listing import HEADERS, method_rows
 
-        reg = load_methods()
-        rows = []
-        for name in reg.names():
-            try:
-                cls = reg.get(name)
-                shots: object = cls.meta.shots
-                if shots is None:  # the config decides: show the default config's count
-                    n = cls(build_config(cls.config_class, {})).shots
-                    shots = f"{'all' if n is None else n} (configurable)"
-                rows.append(
-                    [
-                        name,
-                        shots,
-                        cls.meta.kind,
-                        cls.needs.describe(),
-                        reg.origin(name),
-                        cls.meta.description,
-                    ]
-                )
-            except SplitbenchError as exc:
-                rows.append([name, "?", "?", "?", reg.origin(name), f"BROKEN: {exc}"])
-        rows = [[str(c).replace("|", "\\|") for c in row] for row in rows]  # markdown cells
-        print(
-            tabulate(
-                rows,
-                headers=["method", "shots", "kind", "needs", "from", "description"],
-                tablefmt="github",
-            )
-        )
+        rows = [[c.replace("|", "\\|") for c in row] for row in method_rows()]  # markdown
+        print(tabulate(rows, headers=list(HEADERS), tablefmt="github"))
     elif what == "benchmarks":
         from splitbench.catalog import BENCHMARKS
 

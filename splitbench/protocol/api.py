@@ -30,6 +30,7 @@ from pydantic import ConfigDict, PydanticSchemaGenerationError, TypeAdapter, Val
 from splitbench.core.hashing import json_hash
 from splitbench.core.jsonable import to_jsonable
 from splitbench.core.needs import Needs
+from splitbench.core.plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from splitbench.errors import ConfigError
 from splitbench.protocol.needs import unmet_needs
 from splitbench.registry import Registry
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from splitbench.features.store import FeatureStore
     from splitbench.protocol.context import SplitTask, SubsetContext
 
-ENTRY_POINT_GROUP = "splitbench.methods"
 ConfigT = TypeVar("ConfigT", default=Any)
 """A method's config type: ``class MyMethod(Method[MyConfig])`` types ``self.config``."""
 Track = Literal["batch", "sequential"]

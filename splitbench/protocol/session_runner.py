@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import torch
-
 from splitbench.benchmarks.model import Benchmark, Subset
 from splitbench.errors import ConfigError, DataError
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SubsetContext
+from splitbench.protocol.determinism import use_deterministic_algorithms
 from splitbench.protocol.guard import contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.plan import SubsetPlan, check_store, effective_seeds
@@ -181,7 +180,7 @@ class SessionRunner:
         }
         require_needs(self.method, self.benchmark, checked)
         env = environment(self._units.device, deterministic=True)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)  # without the compiler stack
         for name in subsets:
             subset = self.benchmark.subset(name)
             too_big = [m for m in sizes if m > len(subset.targets)]
