@@ -273,7 +273,7 @@ def make_run_costs(repeats: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation import evaluate
     from splitbench.features import store as store_mod
     from splitbench.features import verify
