@@ -102,14 +102,6 @@ class StateKeeper:
                 t.copy_(s)
 
 
-def adamw(params: Sequence[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with the fused CPU/GPU kernel where available (one kernel per step)."""
-    try:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - very old torch or odd devices
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
-
-
 def cosine_lr(base: float, eta_min: float, epoch: int, t_max: int) -> float:
     """Learning rate of ``CosineAnnealingLR`` after ``epoch`` scheduler steps (closed form)."""
     return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
