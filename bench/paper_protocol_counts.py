@@ -28,7 +28,7 @@ BENCHMARKS = ("ssv2-split", "finegym-split")
 Unit = tuple[str, str, str, str, str, int]
 
 
-def run(out: Path, annotations: Path, jobs: int) -> int:
+def run(out: Path, annotations: Path, jobs: int, benchmarks: tuple[str, ...] = BENCHMARKS) -> int:
     """Run the protocol into ``out`` with a fresh artefact cache."""
     space = scratch("splitbench-counts-", own_cache=False)
     import os
@@ -38,7 +38,7 @@ def run(out: Path, annotations: Path, jobs: int) -> int:
     from splitbench.grids import get_preset, plan_grid, run_grid
 
     t = time.perf_counter()
-    for name in BENCHMARKS:
+    for name in benchmarks:
         bench = load_benchmark(name, annotations)
         plan = plan_grid(get_preset("paper-methods"), benchmark=name)
         stores = {s: simulated_store(bench, s, space)[0] for s in plan.subsets}
@@ -93,6 +93,7 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("out", type=Path)
     r.add_argument("--jobs", type=int, default=1)
+    r.add_argument("--benchmark", action="append", choices=BENCHMARKS, help="default: both")
     add_annotations_option(r)
     c = sub.add_parser("compare")
     c.add_argument("base", type=Path)
@@ -100,7 +101,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.command == "compare":
         return compare(args.base, args.other)
-    return run(args.out, require_annotations(args.annotations), args.jobs)
+    names = tuple(args.benchmark or BENCHMARKS)
+    return run(args.out, require_annotations(args.annotations), args.jobs, names)
 
 
 if __name__ == "__main__":

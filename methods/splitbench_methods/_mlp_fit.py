@@ -13,10 +13,13 @@ per-step Python machinery. ``bench/bench_ma_map.py`` measures both.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import nn
+
+from splitbench_methods._training import ADAM_BETAS, ADAM_EPS
 
 _ATEN = torch.ops.aten
 _MEAN = 1  # at::Reduction::Mean
@@ -50,21 +53,13 @@ class MLPRegressionStep:
 
     Args:
         mlp: ``Linear`` layers with a ``GELU`` (exact, not tanh) between consecutive ones.
-        weight_decay: AdamW's decoupled weight decay.
-        betas: Adam's (β1, β2) (torch's defaults).
-        eps: Adam's ε (torch's default).
+        weight_decay: AdamW's decoupled weight decay (β and ε are torch's defaults).
 
     Raises:
         TypeError: for any other layer sequence.
     """
 
-    def __init__(
-        self,
-        mlp: nn.Sequential,
-        weight_decay: float,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-    ) -> None:
+    def __init__(self, mlp: nn.Sequential, weight_decay: float) -> None:
         layers = list(mlp)
         linears = [m for m in layers[0::2] if isinstance(m, nn.Linear) and m.bias is not None]
         gelus = [m for m in layers[1::2] if isinstance(m, nn.GELU) and m.approximate == "none"]
@@ -77,7 +72,16 @@ class MLPRegressionStep:
         self._v = [torch.zeros_like(p) for p in self._params]
         self._steps = [torch.zeros((), dtype=torch.float32) for _ in self._params]
         self._one = torch.ones(())
-        self._wd, (self._beta1, self._beta2), self._eps = weight_decay, betas, eps
+        beta1, beta2 = ADAM_BETAS
+        self._adamw = functools.partial(
+            torch._fused_adamw_,
+            beta1=beta1,
+            beta2=beta2,
+            eps=ADAM_EPS,
+            amsgrad=False,
+            maximize=False,
+        )
+        self._wd = weight_decay
 
     @property
     def params(self) -> list[torch.Tensor]:
@@ -114,22 +118,8 @@ class MLPRegressionStep:
             if i > 0:
                 g = _ATEN.gelu_backward(torch.mm(g, self._w[i]), inputs[2 * i - 1])
         torch._foreach_add_(self._steps, 1)
-        torch._fused_adamw_(
-            self._params,
-            grads,
-            self._m,
-            self._v,
-            [],
-            self._steps,
-            amsgrad=False,
-            lr=lr,
-            beta1=self._beta1,
-            beta2=self._beta2,
-            weight_decay=self._wd,
-            eps=self._eps,
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
+        self._adamw(
+            self._params, grads, self._m, self._v, [], self._steps, lr=lr, weight_decay=self._wd
         )
 
 

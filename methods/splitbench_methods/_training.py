@@ -102,6 +102,11 @@ class StateKeeper:
                 t.copy_(s)
 
 
+#: ``torch.optim.AdamW``'s default (β1, β2) and ε.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
 def cosine_lr(base: float, eta_min: float, epoch: int, t_max: int) -> float:
     """Learning rate of ``CosineAnnealingLR`` after ``epoch`` scheduler steps (closed form)."""
     return eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
@@ -132,8 +137,8 @@ class ManualAdamW:
         self,
         param: torch.Tensor,
         weight_decay: float,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        betas: tuple[float, float] = ADAM_BETAS,
+        eps: float = ADAM_EPS,
     ) -> None:
         self.param = param
         self.grad = torch.zeros_like(param)
