@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_store_open.py
 	$(BIN)/python bench/bench_sessions.py
 	$(BIN)/python bench/bench_reader.py
+	$(BIN)/python bench/bench_startup.py
 
 clean:
 	rm -rf $(VENV) splitbench-results .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from splitbench.benchmarks.catalog import annotations_path
 from splitbench.benchmarks.official import SSV2_SPLIT
+from splitbench.catalog import annotations_path
 
 if TYPE_CHECKING:
     from splitbench.benchmarks.model import Benchmark

@@ -31,7 +31,7 @@ def main() -> None:
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation import evaluate
     from splitbench.protocol import load_methods
     from splitbench.results import load

@@ -35,8 +35,8 @@ def main() -> None:
 
     import numpy as np
 
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.benchmarks.official import FINEGYM_SPLIT, SSV2_SPLIT
+    from splitbench.catalog import load_benchmark
     from splitbench.hub.benchmark import load_hub_benchmark, write_benchmark_folder
 
     for name, folder in ((s.name, s.folder) for s in (SSV2_SPLIT, FINEGYM_SPLIT)):

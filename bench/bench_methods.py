@@ -98,8 +98,8 @@ def main() -> int:
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.benchmarks.synthetic import SyntheticConfig
+    from splitbench.catalog import load_benchmark
     from splitbench.results.aggregate import aggregate
 
     if args.threads:

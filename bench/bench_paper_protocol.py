@@ -64,7 +64,7 @@ def main() -> int:
     t_import = time.perf_counter()
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.grids import get_preset, plan_grid, run_grid
     from splitbench.paths import cache_dir
     from splitbench.protocol import artefacts, shared

@@ -2,16 +2,18 @@
 
 Prints time per scored unit, time for all targets × 3 seeds of modifier retrieval, peak
 memory, what integrity checks cost (store digests and finite checks once per process, the
-per-call plugin containment, the per-result self-check on load), and the backbone-pass
-count (with what a per-job pipeline like the official code's would need). The features
-are SIMULATED with the official SSv2-Split taxonomy and set sizes (24,777 val videos × 6
-views × 384); no video is decoded.
+per-call plugin containment — private head and val-feature check — per unit with and
+without it, the per-result self-check on load), the ``make run`` job with every check on
+and off, and the backbone-pass count (with what a per-job pipeline like the official code's
+would need). The features are SIMULATED with the official SSv2-Split taxonomy and set sizes
+(24,777 val videos × 6 views × 384); no video is decoded.
 
 Usage:
     python bench/bench_protocol.py [--annotations PATH] [--subset A] [--store DIR]
+        [--repeats 3]
 
 Targets (issue 2, 2-core CPU): one unit ≤ 50 ms; 27 targets × 3 seeds of MR ≤ 10 s;
-peak memory ≤ 2 GB.
+peak memory ≤ 2 GB; (issue 11) ``make run`` warm ≤ 5 s with every check on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--subset", default="A")
     parser.add_argument("--store", default=None, help="reuse a simulated store folder")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (min/median)")
     args = parser.parse_args()
     annotations = require_annotations(args.annotations)
     space = scratch("splitbench-bench-")
@@ -38,7 +41,7 @@ def main() -> None:
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation import evaluate
     from splitbench.protocol import SplitTask, SubsetContext, load_methods
     from splitbench.protocol.scoring import SubsetScorer, count
@@ -60,6 +63,7 @@ def main() -> None:
     )
 
     verification_costs(store)
+    make_run_costs(args.repeats)
     registry = load_methods()
     mr_cls = registry.get("modifier_retrieval")
 
@@ -106,6 +110,7 @@ def main() -> None:
         f"{1000 * statistics.median(per_unit) if per_unit else float('nan'):.1f} ms)"
     )
 
+    contained_unit_costs(ctx, scorer, method, subset, seeds[0], args.repeats)
     del ctx, scorer, method
     import gc
 
@@ -165,12 +170,9 @@ def verification_costs(store: object, repeats: int = 5) -> None:
     "before" = the reads alone (digest and finite checks switched off); "after" = the same
     reads with them, the process-wide digest cache cleared each time (a fresh process).
     """
-    import torch
-
     from splitbench.features import store as store_mod
     from splitbench.features import verify
     from splitbench.features.store import FeatureStore
-    from splitbench.protocol.guard import PrivateHead, contained
 
     path = store.path  # type: ignore[attr-defined]
 
@@ -200,20 +202,148 @@ def verification_costs(store: object, repeats: int = 5) -> None:
     FeatureStore(path).verify()
     print(f"whole-store verify (val and train, digests cached): {time.perf_counter() - t:.2f} s")
 
-    class Ctx:
-        weight = torch.zeros(0)
-        bias = torch.zeros(0)
 
-    w, b = FeatureStore(path).head()
-    head = PrivateHead(Ctx(), torch.from_numpy(w), torch.from_numpy(b))
-    n = 1000
-    t = time.perf_counter()
-    for _ in range(n):
-        contained(lambda: None, what="bench", head=head)
-    print(
-        f"plugin containment per method call (private {w.shape[0]}×{w.shape[1]} head copy): "
-        f"{1e6 * (time.perf_counter() - t) / n:.0f} µs"
+def _min_median(xs: list[float], scale: float = 1e3, unit: str = "ms") -> str:
+    return f"min {scale * min(xs):.2f} / median {scale * statistics.median(xs):.2f} {unit}"
+
+
+def contained_unit_costs(
+    ctx: object, scorer: object, method: object, subset: object, seed: int, repeats: int
+) -> None:
+    """One unit (edit + score) bare and under containment, and the containment call alone.
+
+    Containment = a private copy of the base head before each call, and the check of the
+    shared val features after it (version counter + sampled fingerprint,
+    :mod:`splitbench.protocol.guard`), on this subset's full val features.
+    """
+    from splitbench.protocol import SplitTask
+    from splitbench.protocol.context import load_val_features
+    from splitbench.protocol.guard import ContextGuard, SharedFeatures, contained
+    from splitbench.protocol.unit import seed_everything
+
+    feats = ctx.val_features()  # type: ignore[attr-defined]
+    guard = ContextGuard(
+        ctx,
+        ctx.weight,  # type: ignore[attr-defined]
+        ctx.bias,  # type: ignore[attr-defined]
+        SharedFeatures(feats, lambda: load_val_features(subset, ctx.store)),  # type: ignore[arg-type, attr-defined]
     )
+    targets = subset.targets  # type: ignore[attr-defined]
+
+    def unit(target: object, wrap: bool) -> float:
+        seed_everything(seed)
+        t0 = time.perf_counter()
+        call = lambda: method.edit(SplitTask(target, subset), ctx, seed)  # type: ignore[arg-type, attr-defined]  # noqa: E731
+        rows = contained(call, what="bench.edit", head=guard) if wrap else call()
+        scorer.predictions(target.coarse_index, scorer.new_logits(rows.weight, rows.bias))  # type: ignore[attr-defined]
+        return time.perf_counter() - t0
+
+    bare, wrapped = [], []
+    for _ in range(repeats):  # interleaved, so load changes hit both alike
+        for target in targets:
+            bare.append(unit(target, False))
+            wrapped.append(unit(target, True))
+    n = 200
+    calls = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(n):
+            contained(lambda: None, what="bench", head=guard)
+        calls.append((time.perf_counter() - t) / n)
+    print(
+        f"one unit (MR edit + score), {len(bare)} units each: bare median "
+        f"{1e3 * statistics.median(bare):.1f} ms, contained median "
+        f"{1e3 * statistics.median(wrapped):.1f} ms; containment per method call alone "
+        f"({tuple(ctx.weight.shape)} head copy + check of {tuple(feats.shape)} val "  # type: ignore[attr-defined]
+        f"features), {repeats} × {n} calls: {_min_median(calls, 1e6, 'µs')}"
+    )
+
+
+def make_run_costs(repeats: int) -> None:
+    """The ``make run`` job (``splitbench run --method modifier_retrieval``, synthetic
+    benchmark), warm, every unit recomputed: in-process with every integrity check on and
+    switched off, and as the command itself.
+
+    "Checks off" replaces the store digest and finite checks, the per-call containment and
+    the result self-check / duplicate check with no-ops; the process-wide digest cache is
+    cleared before each timed run, so "on" pays what a fresh process pays.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.evaluation import evaluate
+    from splitbench.features import store as store_mod
+    from splitbench.features import verify
+    from splitbench.protocol import load_methods
+    from splitbench.protocol import runner as runner_mod
+    from splitbench.results import validate
+
+    bench = load_benchmark("synthetic")
+    mr = load_methods().get("modifier_retrieval")
+    saved = (
+        store_mod.verify_file,
+        store_mod._check_finite,
+        runner_mod.contained,
+        validate.check_result,
+        validate.check_unique,
+    )
+
+    def off() -> None:
+        store_mod.verify_file = lambda *a, **k: None  # type: ignore[assignment]
+        store_mod._check_finite = lambda *a, **k: None  # type: ignore[assignment]
+        runner_mod.contained = lambda call, **k: call()  # type: ignore[assignment]
+        validate.check_result = lambda *a, **k: None  # type: ignore[assignment]
+        validate.check_unique = lambda *a, **k: None  # type: ignore[assignment]
+
+    def on() -> None:
+        (
+            store_mod.verify_file,
+            store_mod._check_finite,
+            runner_mod.contained,
+            validate.check_result,
+            validate.check_unique,
+        ) = saved
+
+    def one(out: Path) -> float:
+        verify._verified.clear()
+        t = time.perf_counter()
+        evaluate([mr()], bench, output_dir=out, overwrite="always", progress=False)
+        return time.perf_counter() - t
+
+    with tempfile.TemporaryDirectory(prefix="splitbench-bench-run-") as tmp:
+        one(Path(tmp) / "warm-up")  # synthetic stores, text embeddings: cached from here on
+        checked, unchecked = [], []
+        for i in range(repeats):
+            off()
+            unchecked.append(one(Path(tmp) / f"off{i}"))
+            on()
+            checked.append(one(Path(tmp) / f"on{i}"))
+        units = len(list((Path(tmp) / "on0").rglob("seed*.json")))
+        print(
+            f"make-run job in-process ({units} units, every unit recomputed), {repeats} runs: "
+            f"checks off {_min_median(unchecked, 1, 's')}, checks on "
+            f"{_min_median(checked, 1, 's')}"
+        )
+        cmd = [sys.executable, "-m", "splitbench", "run", "--method", "modifier_retrieval", "-q"]
+        walls = {"recompute": [], "resume": []}
+        for _ in range(repeats):
+            for kind, extra in (("recompute", ["--overwrite-strategy", "always"]), ("resume", [])):
+                t = time.perf_counter()
+                done = subprocess.run(
+                    [*cmd, "-o", str(Path(tmp) / "cli"), *extra], capture_output=True, text=True
+                )
+                walls[kind].append(time.perf_counter() - t)
+                if done.returncode:
+                    raise SystemExit(f"make-run command failed: {done.stderr.strip()}")
+        print(
+            f"make-run command (python -m splitbench run --method modifier_retrieval), warm "
+            f"caches, {repeats} runs: every unit recomputed "
+            f"{_min_median(walls['recompute'], 1, 's')}; all units already done "
+            f"{_min_median(walls['resume'], 1, 's')}"
+        )
 
 
 if __name__ == "__main__":

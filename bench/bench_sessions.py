@@ -36,7 +36,7 @@ def main() -> None:
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.protocol import load_methods
     from splitbench.protocol.runner import Runner
     from splitbench.protocol.session import edit_session, score_session, session_order

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from splitbench.benchmarks.catalog import load_benchmark
+from splitbench.catalog import load_benchmark
 from splitbench.features.calibration import calibrate, write_calibration
 
 

@@ -1,5 +1,5 @@
-"""``python -m splitbench`` runs the command-line interface."""
+"""``python -m splitbench`` runs the command-line interface (as the console script does)."""
 
-from splitbench.cli.app import main
+from splitbench.cli.console import console
 
-main()
+console()

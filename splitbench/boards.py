@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from splitbench.errors import ConfigError, SplitbenchError
+from splitbench.evaluation import evaluate
+from splitbench.protocol import build_config
+from splitbench.results.board import Board, BoardEntry, render_board
+from splitbench.results.bootstrap import DEFAULT_LEVEL, video_ci
+from splitbench.results.io import atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +34,6 @@ if TYPE_CHECKING:
     from splitbench.protocol.api import Method
     from splitbench.registry import Registry
     from splitbench.results.aggregate import Cell
-    from splitbench.results.board import Board, BoardEntry
 
 
 def _stderr(msg: str) -> None:
@@ -81,10 +85,6 @@ def build_board(
     Raises:
         ConfigError: for no seeds, a broken or ambiguous method, or failed units.
     """
-    from splitbench.evaluation import evaluate
-    from splitbench.results.board import render_board
-    from splitbench.results.bootstrap import DEFAULT_LEVEL, video_ci
-
     if not seeds:
         raise ConfigError("--seeds: give at least one seed")
     configured = _configured(registry)
@@ -150,9 +150,6 @@ def plan_entries(registry: Registry[type[Method]]) -> list[BoardEntry]:
 
 def _configured(registry: Registry[type[Method]]) -> list[tuple[BoardEntry, Method]]:
     """:func:`plan_entries` with the configured method of each entry (built once)."""
-    from splitbench.protocol import build_config
-    from splitbench.results.board import BoardEntry
-
     out = []
     for name in sorted(registry.names()):
         try:
@@ -191,8 +188,6 @@ def _configured(registry: Registry[type[Method]]) -> list[tuple[BoardEntry, Meth
 
 def write_changed(targets: Mapping[Path, str]) -> list[Path]:
     """Write each file of ``targets`` (path → content) whose content differs; return those."""
-    from splitbench.results.io import atomic_write_text
-
     changed = []
     for path, text in targets.items():
         if path.is_file() and path.read_text(encoding="utf-8") == text:

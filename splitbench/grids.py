@@ -25,6 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from splitbench.errors import ConfigError
+from splitbench.evaluation import MethodSpec, evaluate
+from splitbench.evaluation.facade import resolve_methods
+from splitbench.protocol import load_methods
+from splitbench.protocol.needs import require_needs
+from splitbench.protocol.plan import check_store
 from splitbench.results.io import atomic_write_text
 
 if TYPE_CHECKING:
@@ -154,8 +159,6 @@ def get_preset(name: str) -> GridPreset:
 
 def _registry_field_names(method: str) -> set[str]:
     """Config field names of a registered method (the default for :func:`plan_grid`)."""
-    from splitbench.protocol import load_methods
-
     return {f.name for f in dataclasses.fields(load_methods().get(method).config_class)}
 
 
@@ -321,12 +324,6 @@ def run_grid(
         SplitbenchError: for unknown methods, bad configs, unmet needs or stores that do
             not fit.
     """
-    from splitbench.evaluation import MethodSpec, evaluate
-    from splitbench.evaluation.facade import resolve_methods
-    from splitbench.protocol import load_methods
-    from splitbench.protocol.needs import require_needs
-    from splitbench.protocol.plan import check_store
-
     if benchmark.name != plan.benchmark:
         raise ConfigError(f"grid planned for {plan.benchmark}, got benchmark {benchmark.name}")
     registry = load_methods()

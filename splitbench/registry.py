@@ -107,8 +107,7 @@ class Registry(Generic[T]):
         """
         with self._lock:
             for ep in entry_points(group=group):
-                dist = getattr(ep, "dist", None)
-                origin = f"{dist.name} {dist.version}" if dist is not None else ep.value
+                origin = entry_point_origin(ep)
                 key = _norm(ep.name)
                 if key in self._entries:
                     if not _same_target(self._entries[key].target, ep):
@@ -213,6 +212,12 @@ class Registry(Generic[T]):
                 msg += f" {self.hint}"
             raise UnknownNameError(msg)
         return key
+
+
+def entry_point_origin(ep: EntryPoint) -> str:
+    """Where an entry point comes from, as listings show it: ``"<distribution> <version>"``."""
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else str(ep.value)
 
 
 def _norm(name: str) -> str:

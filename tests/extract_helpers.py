@@ -26,8 +26,8 @@ import av
 import numpy as np
 import torch
 
-from splitbench.benchmarks.catalog import load_benchmark
 from splitbench.benchmarks.model import Benchmark
+from splitbench.catalog import load_benchmark
 from splitbench.models.base_model import ModelOverrides
 from splitbench.models.vit import VideoViT, ViTConfig
 from splitbench.video.decode import VideoFolder, decode_video

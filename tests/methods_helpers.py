@@ -98,7 +98,7 @@ def tiny_context(weight: torch.Tensor | None = None) -> SubsetContext:
     return SubsetContext(
         benchmark=bench,
         subset=subset,
-        store=None,  # type: ignore[arg-type]
+        _store=None,  # type: ignore[arg-type]
         weight=w,
         bias=torch.tensor([0.5, 0.1, 0.2, 0.3]),
         text_encoder_factory=lambda spec: encoder,

@@ -4,14 +4,12 @@ the official benchmarks, and a built benchmark through the whole harness."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from build_support import GROUPS, PARTITION, fine_labels, write_dataset, write_modifiers
+from cli_support import sb
 
 from splitbench.benchmarks.builder.check import compare
 from splitbench.benchmarks.builder.construct import build
@@ -26,21 +24,8 @@ from splitbench.benchmarks.builder.readers import (
     read_ssv2_videos,
 )
 from splitbench.benchmarks.builder.recover import recover_inputs
-from splitbench.benchmarks.catalog import load_benchmark
+from splitbench.catalog import load_benchmark
 from splitbench.errors import DataError
-
-BIN = Path(sys.executable).parent / "splitbench"
-
-
-def sb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def _build(tmp_path: Path, **kw):

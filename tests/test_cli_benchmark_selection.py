@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-BIN = Path(sys.executable).parent / "splitbench"
-
-
-def sb(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, env=dict(os.environ), timeout=300
-    )
+from cli_support import sb
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +27,7 @@ def two_revisions(tmp_path_factory) -> Path:
 
 
 def test_compare_breakdown_and_plot_name_the_choices(two_revisions, tmp_path):
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
 
     revision = load_benchmark("synthetic", None).revision
     for args in (

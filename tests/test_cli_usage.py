@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-
-BIN = Path(sys.executable).parent / "splitbench"
-
-
-def sb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        cwd=cwd,
-        timeout=300,
-    )
+from cli_support import sb
 
 
 @pytest.mark.parametrize(

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-
-BIN = Path(sys.executable).parent / "splitbench"
-
-
-def sb(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=300,
-    )
+from cli_support import sb
 
 
 def test_help_is_fast_and_lists_commands():

@@ -133,7 +133,7 @@ def test_store_key_tracks_content():
 
 @pytest.mark.official
 def test_simulated_official_store(official_root, tmp_path):
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.features.simulate import simulate_official_store
 
     bench = load_benchmark("finegym-split", official_root)

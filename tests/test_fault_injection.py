@@ -2,20 +2,27 @@
 
 One table of (mutation, command, expected exit code, expected text). A mutation receives a
 scratch folder holding a private copy of synthetic store A (``store/``) and a finished result
-folder (``out/``) made on it, changes something, and returns the command's arguments.
-Every case must end with the expected exit code and, for exit 2, exactly one ``error:`` line
-on stderr containing the expected text — never a traceback, never exit 0.
+folder (``out/``) made on it, changes something, and returns the command's arguments — or a
+:class:`Patched` pair of arguments and an in-process fault (a full disk, a refused read) to
+inject with ``monkeypatch``. Every case must end with the expected exit code and, for exit 2,
+exactly one ``error:`` line on stderr containing the expected text — never a traceback,
+never exit 0.
 """
 
 from __future__ import annotations
 
+import builtins
+import errno
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +32,15 @@ from extract_helpers import cli
 from fault_helpers import assert_one_named_line
 
 RUN = ["run", "-m", "coarse_copy", "-s", "A", "--targets", "23,7", "--seeds", "0", "-q"]
+SESSION = ["--track", "sequential", "--session-sizes", "2", "--orders", "1"]
+
+
+@dataclass(frozen=True)
+class Patched:
+    """A command plus a fault injected in-process before it runs."""
+
+    args: list[str]
+    patch: Callable[[pytest.MonkeyPatch], None]
 
 
 def _run(root: Path, *extra: str, store: bool = True) -> list[str]:
@@ -96,19 +112,22 @@ def _plugin_name(root: Path) -> str:
     return "bad_" + hashlib.sha256(str(root).encode()).hexdigest()[:8]
 
 
-def _plugin(root: Path, body: str) -> Path:
+def _plugin(root: Path, body: str, prepare: str = "pass") -> Path:
     path = root / "plugin.py"
     text = (
         textwrap.dedent("""
             import sys, time
-            from splitbench.protocol import Method, MethodMeta, NewRows
+            from splitbench.protocol import Method, MethodMeta, NewRows, SessionSupport
 
             class Bad(Method):
                 meta = MethodMeta("NAME", "Bad", "misbehaves", shots=0)
                 deterministic = True
+                session_support = SessionSupport(batch=True, sequential=True)
 
-                def edit(self, task, ctx, seed):
+                def prepare(self, ctx, seed):
             """)
+        + textwrap.indent(textwrap.dedent(prepare), " " * 8)
+        + "\n\n    def edit(self, task, ctx, seed):\n"
         + textwrap.indent(textwrap.dedent(body), " " * 8)
         + "\n        c = task.coarse_index\n"
         + "        return NewRows(ctx.weight[c].repeat(task.k, 1), ctx.bias[c].repeat(task.k))\n"
@@ -117,13 +136,83 @@ def _plugin(root: Path, body: str) -> Path:
     return path
 
 
-def _plugin_run(body: str, *extra: str) -> Callable[[Path], list[str]]:
+def _plugin_run(
+    body: str, *extra: str, prepare: str = "pass", session: bool = False
+) -> Callable[[Path], list[str]]:
+    """Run a plugin whose ``edit`` starts with ``body``: one split per unit, or a session."""
+
     def mutate(root: Path) -> list[str]:
-        plugin = _plugin(root, body)
+        plugin = _plugin(root, body, prepare)
         args = _run(root, "--plugin", str(plugin), *extra)
+        if session:  # sessions use every target, and a folder of their own
+            args = [a for a in args[3:] if a not in ("--targets", "23,7")] + SESSION
+            return ["run", "-m", _plugin_name(root), *args]
         return ["run", "-m", _plugin_name(root), *args[3:]]
 
     return mutate
+
+
+@contextmanager
+def _disk_full(path: Path) -> Iterator[Path]:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    yield path  # pragma: no cover - never reached
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every atomic write fails as on a full disk (the folder itself stays writable)."""
+    import splitbench.atomic
+    import splitbench.results.io
+
+    monkeypatch.setattr(splitbench.atomic, "atomic_path", _disk_full)
+    monkeypatch.setattr(splitbench.results.io, "atomic_path", _disk_full)
+
+
+def _on_full_disk(args: Callable[[Path], list[str]]) -> Callable[[Path], Patched]:
+    def mutate(root: Path) -> Patched:
+        shutil.rmtree(root / "out")  # nothing already done: the first unit must be written
+        return Patched(args(root), _full_disk)
+
+    return mutate
+
+
+def _refused(name: str) -> Callable[[pytest.MonkeyPatch], None]:
+    """Reading a file called ``name`` fails with EACCES (chmod 000 does not stop root)."""
+
+    def deny(path: object) -> None:
+        if Path(str(path)).name == name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        real_open, real_read = builtins.open, Path.read_bytes
+
+        def opened(file, *a, **k):  # type: ignore[no-untyped-def]
+            deny(file)
+            return real_open(file, *a, **k)
+
+        def read_bytes(self: Path) -> bytes:
+            deny(self)
+            return real_read(self)
+
+        import splitbench.core.hashing
+
+        monkeypatch.setattr(splitbench.core.hashing, "open", opened, raising=False)
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+    return patch
+
+
+def _unreadable(name: str) -> Callable[[Path], Patched]:
+    return lambda root: Patched(_run(root), _refused(name))
+
+
+def _chmod_000(root: Path) -> list[str]:
+    if os.geteuid() == 0:
+        pytest.skip(
+            "running as root: chmod 000 does not stop root from reading (see the "
+            "unreadable-* cases, which inject EACCES instead)"
+        )
+    (root / STORE / "head.safetensors").chmod(0)
+    return _run(root)
 
 
 def _wrap_bytes(n: int) -> Callable[[Path], list[str]]:
@@ -158,7 +247,7 @@ def _leaderboard(root: Path) -> list[str]:
 
 
 STORE = "store"
-CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
+CASES: list[tuple[str, Callable[[Path], list[str] | Patched], int, str]] = [
     # -- stores: content digests, finite numbers, corrupt files ------------------------
     (
         "head-flipped",
@@ -342,6 +431,22 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
         2,
         "no feature store for subset A",
     ),
+    ("disk-full-writing-a-result", _on_full_disk(_run), 2, "No space left on device (disk full"),
+    (
+        "disk-full-writing-a-failure-record",
+        _on_full_disk(_plugin_run("raise ValueError('bad')")),
+        2,
+        "No space left on device (disk full",
+    ),
+    (
+        "disk-full-writing-a-session",
+        _on_full_disk(_plugin_run("pass", session=True)),
+        2,
+        "No space left on device (disk full",
+    ),
+    ("unreadable-head", _unreadable("head.safetensors"), 2, "head.safetensors: Permission denied"),
+    ("unreadable-shard", _unreadable("val-00000.arrow"), 2, "val-00000.arrow: Permission denied"),
+    ("unreadable-head-chmod-000", _chmod_000, 2, "head.safetensors"),
     # -- plugins: contained -------------------------------------------------------------
     ("plugin-sys-exit-0", _plugin_run("sys.exit(0)"), 1, ".edit called sys.exit(0)"),
     ("plugin-sys-exit-3", _plugin_run("sys.exit(3)"), 1, ".edit called sys.exit(3)"),
@@ -371,6 +476,55 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
         1,
         "returned non-finite head rows",
     ),
+    (
+        "plugin-mutates-val-features",
+        _plugin_run("ctx.val_features().mul_(2.0)"),
+        1,
+        "changed the shared val features in place",
+    ),
+    (
+        "plugin-mutates-val-features-through-numpy",
+        _plugin_run("values = ctx.val_features().numpy()\nvalues *= -1.0"),
+        1,
+        "changed the shared val features in place",
+    ),
+    (
+        "plugin-mutates-val-features-in-prepare",
+        _plugin_run("pass", prepare="ctx.val_features()[:, 0].zero_()"),
+        1,
+        "prepare failed: MethodError: bad_",
+    ),
+    # -- the same containment in multi-target sessions ---------------------------------
+    (
+        "session-plugin-sys-exit-0",
+        _plugin_run("sys.exit(0)", session=True),
+        1,
+        "called sys.exit(0)",
+    ),
+    (
+        "session-plugin-prepare-sys-exit",
+        _plugin_run("pass", prepare="sys.exit(0)", session=True),
+        1,
+        ".prepare called sys.exit(0)",
+    ),
+    (
+        "session-plugin-generator-exit",
+        _plugin_run("raise GeneratorExit('odd')", session=True),
+        1,
+        ".edit raised GeneratorExit: odd",
+    ),
+    (
+        "session-plugin-sleeps",
+        _plugin_run("time.sleep(3600)", "--unit-timeout", "0.5", session=True),
+        1,
+        "ran longer than --unit-timeout 0.5 s",
+    ),
+    (
+        "session-plugin-mutates-val-features",
+        _plugin_run("ctx.val_features().add_(1.0)", session=True),
+        1,
+        "changed the shared val features in place",
+    ),
 ]
 
 
@@ -389,7 +543,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, synthetic_stores) -> Path
 @pytest.mark.parametrize(("name", "mutate", "code", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_fault_ends_in_one_named_line(
     name: str,
-    mutate: Callable[[Path], list[str]],
+    mutate: Callable[[Path], list[str] | Patched],
     code: int,
     expected: str,
     pristine: Path,
@@ -400,6 +554,9 @@ def test_fault_ends_in_one_named_line(
     root = tmp_path / "case"
     shutil.copytree(pristine, root, symlinks=True)
     args = mutate(root)
+    if isinstance(args, Patched):
+        args.patch(monkeypatch)
+        args = args.args
     assert_one_named_line(code, expected, *cli(monkeypatch, capsys, *args))
 
 

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_support import sb
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent / "splitbench"
-
-
-def sb(*args: str, env: dict[str, str] | None = None, umask: int | None = None):
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
-    )
 
 
 def test_list_methods_is_a_valid_markdown_table():

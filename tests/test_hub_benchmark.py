@@ -14,8 +14,8 @@ import pytest
 from hub_support import assert_same_benchmark, check_golden, fake_hub_cache, load_dataset_in
 from typer.testing import CliRunner
 
-from splitbench.benchmarks.catalog import load_benchmark
 from splitbench.benchmarks.stats import subset_stats
+from splitbench.catalog import load_benchmark
 from splitbench.cli.app import app, main
 from splitbench.errors import DataError
 from splitbench.hub.benchmark import MARKER, load_hub_benchmark, write_benchmark_folder

@@ -200,7 +200,7 @@ def test_finetune_is_deterministic_and_records_shots(synth_ctx: SubsetContext) -
     expected = sample_shots(task.subset, task.target, 1, 0)
     assert support["videos"] == list(expected.videos) and support["count"] == task.k
     assert support["policy"] == "available" and a.info["init"] == "modifier_alignment"
-    views = synth_ctx.store.meta.splits["train"].views
+    views = synth_ctx._store.meta.splits["train"].views
     assert a.info["training"]["samples"] == task.k * views  # every stored view is a sample
     m.prepare(synth_ctx, 1)
     c = m.edit(task, synth_ctx, 1)

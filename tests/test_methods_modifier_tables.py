@@ -54,7 +54,7 @@ def test_table_covers_exactly_the_official_labels(name: str, official_root: Path
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_official_benchmark_uses_the_table(name: str, official_root: Path) -> None:
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
 
     bench = load_benchmark(name, official_root)
     table = ModifierTable.read(table_paths(name)[0])

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from extract_helpers import cli
 
-from splitbench.benchmarks.catalog import load_benchmark
 from splitbench.benchmarks.official import FINEGYM_SPLIT, SSV2_SPLIT
+from splitbench.catalog import load_benchmark
 from splitbench.video.decode import decode_video
 from splitbench.video.prepare import prepare_folder
 from splitbench.video.views import EvalViews, TrainViews, ViewProtocol

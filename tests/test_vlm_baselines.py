@@ -218,7 +218,7 @@ def test_text_head_on_a_vlm_classifier(synthetic, synthetic_stores, tmp_path):
     ctx = SubsetContext(
         benchmark=synthetic,
         subset=subset,
-        store=store,
+        _store=store,
         weight=torch.from_numpy(w),
         bias=torch.from_numpy(b),
     )

@@ -13,7 +13,7 @@ from extract_helpers import build_tiny_benchmark, cli, save_released_layout, tin
 from test_vlm_models import TINY_CLIP_NAME, save_viclip, tiny_viclip
 from test_vlm_models import tiny_clip_file as tiny_clip_file
 
-from splitbench.benchmarks.catalog import load_benchmark
+from splitbench.catalog import load_benchmark
 from splitbench.errors import ConfigError, DataError
 from splitbench.features.extract import ExtractConfig
 from splitbench.features.store import FeatureStore

@@ -123,7 +123,7 @@ class _Prepared:
     text: TextEncoder
 
 
-class VLMCascade(Method):
+class VLMCascade(Method[CascadeConfig]):
     """Base model routes to the coarse class; a VLM picks the subcategory (any VLM space)."""
 
     meta = MethodMeta(
@@ -144,7 +144,6 @@ class VLMCascade(Method):
         note="a cascade re-decides the videos routed to one coarse class and returns "
         "probabilities, not head rows that a session can stack"
     )
-    config: CascadeConfig
 
     def __init__(self, config: CascadeConfig | None = None) -> None:
         super().__init__(config)

@@ -57,7 +57,7 @@ class TextHeadConfig:
             templates(self.prompts)
 
 
-class TextHead(Method):
+class TextHead(Method[TextHeadConfig]):
     """New rows = scaled text embeddings of the subcategory names (text-space heads only)."""
 
     meta = MethodMeta(
@@ -76,7 +76,6 @@ class TextHead(Method):
     session_support = SessionSupport(
         batch=True, sequential=True, note="rows come from label texts alone"
     )
-    config: TextHeadConfig
 
     def __init__(self, config: TextHeadConfig | None = None) -> None:
         super().__init__(config)
@@ -92,11 +91,11 @@ class TextHead(Method):
         """
         space = ctx.head_text_space()
         if space is None:
-            model = ctx.store.meta.model.get("name", "?")
+            model = ctx.store_info.model.get("name", "?")
             raise MethodError(
                 f"text_head needs a base model whose head rows are text embeddings of the label "
                 f"names (a vision-language classifier, declared in store.json as "
-                f"model.head_space); the base model of {ctx.store.path} is {model!r}, whose "
+                f"model.head_space); the base model of {ctx.store_info.path} is {model!r}, whose "
                 f"head is not in a text space"
             )
         if space.get("vlm"):

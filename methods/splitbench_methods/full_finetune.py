@@ -46,7 +46,7 @@ from splitbench.features.extract_config import ExtractConfig, resolve_device
 from splitbench.features.extract_plan import plan_extraction
 from splitbench.features.extract_records import finish_run, store_meta
 from splitbench.features.extract_run import run_extraction
-from splitbench.features.sources import require_sources, unmet_source_needs
+from splitbench.features.sources import unmet_source_needs
 from splitbench.features.store import FeatureStore, StoreWriter
 from splitbench.features.view_loader import encode_views, view_batches
 from splitbench.models.base_model import BaseModel, ModelOverrides, build_base_model
@@ -186,17 +186,17 @@ class FullFinetune(Method):
 
     def _load(self, ctx: SubsetContext) -> tuple[BaseModel, ViewProtocol]:
         videos, checkpoint = self.config.overrides()
-        src = require_sources(ctx.store, videos=videos, checkpoint=checkpoint)
+        src = ctx.sources(videos=videos, checkpoint=checkpoint)
         assert src.checkpoint is not None
         # hashed before loading: the store's "trusted" applies to that exact file only
         digest = file_sha256(src.checkpoint)
         if digest != src.checkpoint_sha256:
             raise DataError(
                 f"{src.checkpoint}: SHA-256 {digest[:12]}… is not the checkpoint the store "
-                f"{ctx.store.path} was extracted with ({src.checkpoint_sha256[:12]}…)"
+                f"{ctx.store_info.path} was extracted with ({src.checkpoint_sha256[:12]}…)"
             )
         contents = read_checkpoint(src.checkpoint, trust=src.trust_checkpoint)
-        arch = ctx.store.meta.model["architecture"]
+        arch = ctx.store_info.model["architecture"]
         overrides = ModelOverrides(
             num_heads=int(arch["num_heads"]),
             num_frames=int(arch["num_frames"]),
@@ -204,7 +204,7 @@ class FullFinetune(Method):
             pos_embed=str(arch["pos_embed"]),
         )
         return build_base_model(contents, overrides), protocol_from_record(
-            ctx.store.meta.view_protocol
+            ctx.store_info.view_protocol
         )
 
     def _grow_head(self, base: BaseModel, task: SplitTask, gen: torch.Generator) -> nn.Module:
@@ -232,7 +232,7 @@ class FullFinetune(Method):
     ) -> tuple[list[tuple[str, str, Path]], np.ndarray]:
         """``(split, video, file)`` rows of the support videos and their fine labels."""
         videos, _ = self.config.overrides()
-        folder = VideoFolder(require_sources(ctx.store, videos=videos).videos or Path())
+        folder = VideoFolder(ctx.sources(videos=videos).videos or Path())
         items = []
         for v in sample.videos:
             path = folder.resolve(str(v))
@@ -289,7 +289,7 @@ class FullFinetune(Method):
         }
 
     def _store_dir(self, task: SplitTask, ctx: SubsetContext, seed: int) -> Path:
-        key = f"{ctx.store.meta.key}-{self.config_hash()}-{task.target.key}-seed{seed}"
+        key = f"{ctx.store_info.key}-{self.config_hash()}-{task.target.key}-seed{seed}"
         return cache_dir() / "finetuned-stores" / key.replace("/", "_")
 
     def _extract(
@@ -306,7 +306,7 @@ class FullFinetune(Method):
         device = resolve_device(ecfg)
         dtype = ecfg.compute_dtype(device)
         videos, _ = self.config.overrides()
-        folder = VideoFolder(require_sources(ctx.store, videos=videos).videos or Path())
+        folder = VideoFolder(ctx.sources(videos=videos).videos or Path())
         identity = {
             **base.identity(),
             "finetuned": {
@@ -316,7 +316,7 @@ class FullFinetune(Method):
                 "seed": seed,
             },
         }
-        dim = int(ctx.store.meta.dim)
+        dim = ctx.store_info.dim
         meta = store_meta(ctx.benchmark, task.subset, identity, protocol, dim, ecfg, dtype)
         writer = StoreWriter(out, meta)
         head = net.head

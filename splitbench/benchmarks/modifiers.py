@@ -17,12 +17,12 @@ the table does not cover is an error naming the label, never a silent fallback.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from splitbench.core.hashing import sha256_hex
 from splitbench.errors import DataError
 
 DERIVED_SOURCE = "derived-v1 (longest common word prefix of the siblings removed)"
@@ -150,7 +150,7 @@ class ModifierTable:
                 )
             sibling_mods[mkey] = line_no
             rows.append(row)
-        return cls(Path(path), tuple(rows), hashlib.sha256(data).hexdigest()[:12])
+        return cls(Path(path), tuple(rows), sha256_hex(data, 12))
 
     @cached_property
     def _index(self) -> dict[tuple[str, str], str]:

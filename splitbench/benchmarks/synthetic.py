@@ -19,7 +19,6 @@ differ, as in the official files). :mod:`splitbench.features.simulate` turns a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +39,7 @@ from splitbench.benchmarks.model import (
     VideoSet,
     VideoTable,
 )
+from splitbench.core.hashing import seed_from_text, sha256_hex
 from splitbench.errors import ConfigError
 
 # 2: the base head is trained in float64 (portable across CPUs); 3: simulated VLM spaces;
@@ -247,7 +247,7 @@ class SyntheticConfig:
             },
             sort_keys=True,
         )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return sha256_hex(blob, 16)
 
 
 _KNOB_RANGES = {
@@ -305,8 +305,7 @@ class SyntheticWorld:
 
 def text_rng(seed: int, text: str) -> np.random.Generator:
     """A generator seeded by ``seed`` and a text (the same text gives the same draws)."""
-    h = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    return np.random.default_rng(np.random.SeedSequence([seed, h]))
+    return np.random.default_rng(np.random.SeedSequence([seed, seed_from_text(text)]))
 
 
 def class_mean(config: SyntheticConfig, group: str, modifier: str | None, label: str) -> np.ndarray:

@@ -28,13 +28,13 @@ benchmark unchanged.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
+from splitbench.core.hashing import seed_from_text
 from splitbench.errors import ConfigError
 
 #: Revision of the generators below; bump it when any of them changes its output.
@@ -72,8 +72,7 @@ class TextVariant:
         """The variant of one text (deterministic per kind, rate, seed and text)."""
         if self.is_clean or self.rate == 0.0:
             return text
-        digest = hashlib.sha256(f"{self.tag}\x00{text}".encode()).digest()
-        rng = random.Random(int.from_bytes(digest[:8], "big"))
+        rng = random.Random(seed_from_text(f"{self.tag}\x00{text}", byteorder="big"))
         return _GENERATORS[self.kind](text, self.rate, rng)
 
 

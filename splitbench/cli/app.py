@@ -169,8 +169,8 @@ def run(
     jobs: opt.Jobs = None,
 ) -> None:
     """Run a method on a benchmark, write one result per unit, print the leaderboard."""
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.benchmarks.text_variants import apply_text_variant, parse_text_variant
+    from splitbench.catalog import load_benchmark
     from splitbench.cli.plugins import load_plugin_files, read_config_file
     from splitbench.cli.sessions import check_track, run_sessions
     from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
@@ -226,6 +226,7 @@ def run(
             output_dir=output_dir,
             device=device,
             overwrite=overwrite_strategy,
+            unit_timeout=unit_timeout,
         )
         return
     ev = evaluate(
@@ -277,8 +278,8 @@ def info(
     ] = True,
 ) -> None:
     """Print Table 1 statistics, per-target sizes and data findings of a benchmark."""
-    from splitbench.benchmarks.catalog import BENCHMARKS, load_benchmark
     from splitbench.benchmarks.stats import render_info
+    from splitbench.catalog import BENCHMARKS, load_benchmark
 
     bench = load_benchmark(benchmark, annotations)
     subsets = parse_subsets(subset, list(bench.subsets))
@@ -299,39 +300,12 @@ def list_(
     from splitbench.errors import ConfigError
 
     if what == "methods":
-        from splitbench.protocol import build_config, load_methods
+        from splitbench.cli.method_listing import HEADERS, method_rows
 
-        reg = load_methods()
-        rows = []
-        for name in reg.names():
-            try:
-                cls = reg.get(name)
-                shots: object = cls.meta.shots
-                if shots is None:  # the config decides: show the default config's count
-                    n = cls(build_config(cls.config_class, {})).shots
-                    shots = f"{'all' if n is None else n} (configurable)"
-                rows.append(
-                    [
-                        name,
-                        shots,
-                        cls.meta.kind,
-                        cls.needs.describe(),
-                        reg.origin(name),
-                        cls.meta.description,
-                    ]
-                )
-            except SplitbenchError as exc:
-                rows.append([name, "?", "?", "?", reg.origin(name), f"BROKEN: {exc}"])
-        rows = [[str(c).replace("|", "\\|") for c in row] for row in rows]  # markdown cells
-        print(
-            tabulate(
-                rows,
-                headers=["method", "shots", "kind", "needs", "from", "description"],
-                tablefmt="github",
-            )
-        )
+        rows = [[c.replace("|", "\\|") for c in row] for row in method_rows()]  # markdown
+        print(tabulate(rows, headers=list(HEADERS), tablefmt="github"))
     elif what == "benchmarks":
-        from splitbench.benchmarks.catalog import BENCHMARKS
+        from splitbench.catalog import BENCHMARKS
 
         rows = [
             [
@@ -395,8 +369,8 @@ def simulate(
     For dry runs and performance work only: results on them are labelled as simulations.
     The knobs are recorded in each store's identity; docs/simulation.md lists them all.
     """
-    from splitbench.benchmarks.catalog import load_benchmark
     from splitbench.benchmarks.synthetic import SyntheticConfig, config_from_spec
+    from splitbench.catalog import load_benchmark
     from splitbench.errors import ConfigError
     from splitbench.features.sim_report import render_base_model
     from splitbench.features.simulate import simulate_official_store

@@ -245,7 +245,7 @@ def extract(
 
     import torch
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.errors import ConfigError
     from splitbench.features.distributed import cuda_device, from_environment
     from splitbench.features.extract import ExtractConfig, extract_subset

@@ -159,7 +159,7 @@ def grid(
     if dry_run:
         return
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.cli.common import resolve_stores
     from splitbench.protocol.parallel import default_jobs
 

@@ -97,7 +97,7 @@ def push_benchmark(
     local_dir: LocalDir = None,
 ) -> None:
     """Publish a benchmark's annotations (one config per subset) with a generated card."""
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.hub.benchmark import write_benchmark_folder
 
     bench = load_benchmark(benchmark, annotations)

@@ -191,7 +191,7 @@ def breakdown(
 
 
 def _split_types(benchmark: str, annotations: Path | None) -> pd.DataFrame:
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.results.breakdown import split_type_table
 
     return split_type_table(load_benchmark(benchmark, annotations))
@@ -437,7 +437,7 @@ def robustness(
     output: Output = None,
 ) -> None:
     """Text robustness: G and L of text-using methods per encoder under each text variant."""
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.cli.validate import parse_targets
     from splitbench.evaluation.robustness import (
         TEXT_METHODS,

@@ -25,7 +25,7 @@ def prepare_videos(
     scaled with the same scaler and encoded losslessly, so both give the same views.
     Rerunning resumes (existing copies are kept).
     """
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.errors import ConfigError
     from splitbench.video.prepare import prepare_folder
 

@@ -36,6 +36,7 @@ def run_sessions(
     output_dir: Path,
     device: str,
     overwrite: str,
+    unit_timeout: float | None = None,
 ) -> None:
     """Run the method's sessions, print the session table and write its plot."""
     from splitbench.protocol.session import parse_sizes
@@ -58,6 +59,7 @@ def run_sessions(
         method_origin=origin,
         device=device,
         overwrite=overwrite,  # type: ignore[arg-type]
+        unit_timeout=unit_timeout,
     )
     report = runner.run(subsets, size_list, orders, seeds)
     done, skipped, failed = (report.by_status(s) for s in ("done", "skipped", "failed"))

@@ -249,7 +249,7 @@ def evaluate(
         SplitbenchError: for unknown methods, bad configs, unmet needs (``unmet="error"``)
             or stores that do not fit; nothing has run then.
     """
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.evaluation.stores import resolve_stores
     from splitbench.protocol import load_methods
     from splitbench.protocol.needs import require_needs, requirement_problems

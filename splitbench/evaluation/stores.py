@@ -24,7 +24,7 @@ def resolve_stores(
         ConfigError: when an official benchmark has no features yet (says what to do).
         DataError: when ``--features`` holds no usable store.
     """
-    from splitbench.benchmarks.catalog import BENCHMARKS
+    from splitbench.catalog import BENCHMARKS
     from splitbench.features.store import FeatureStore
 
     if features is None:

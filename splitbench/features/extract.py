@@ -4,7 +4,7 @@ What is extracted:
 
 * ``val``: the evaluation views (default 16×2×3) of every val video of the subset;
 * ``train``: augmented views of the train videos that the protocol's support samples can
-  draw — the union of :func:`~splitbench.protocol.shots.sample_shots` over every target,
+  draw — the union of :func:`~splitbench.benchmarks.shots.sample_shots` over every target,
   shot count and seed asked for — or of every train video with ``all_train``.
 
 The pieces, one job each: :mod:`~splitbench.features.extract_config` (how to run),

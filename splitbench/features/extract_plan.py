@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from splitbench.benchmarks.model import Subset
+from splitbench.benchmarks.shots import ShotPolicy, shot_pool_union
 from splitbench.errors import DataError
 from splitbench.features.extract_config import SPLITS, ExtractConfig
-from splitbench.protocol.shots import ShotPolicy, shot_pool_union
 from splitbench.video.decode import VideoFolder
 
 

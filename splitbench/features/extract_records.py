@@ -4,7 +4,7 @@
 * :func:`finish_run`: the run's record appended to ``extra.runs``, the counts and the
   backbone passes (one per stored video view, whichever process made it).
 * :func:`sanity_figures`: the base classifier's accuracy from the stored features, computed
-  by the harness's own scorer (:class:`~splitbench.protocol.scoring.SubsetScorer`), so the
+  by the harness's own scorer (:class:`~splitbench.core.scoring.SubsetScorer`), so the
   figure is what an unedited model scores under the benchmark's rules.
 """
 
@@ -18,13 +18,13 @@ import numpy as np
 import torch
 
 from splitbench.benchmarks.model import Benchmark, Subset
+from splitbench.core.provenance import library_versions
+from splitbench.core.scoring import SubsetScorer
 from splitbench.features.extract_config import ExtractConfig
 from splitbench.features.extract_plan import ExtractionPlan
 from splitbench.features.extract_run import ExtractReport
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
 from splitbench.features.view_loader import Views
-from splitbench.protocol.scoring import SubsetScorer
-from splitbench.results.provenance import library_versions
 
 
 def store_meta(
@@ -118,7 +118,7 @@ def run_record(
     report: ExtractReport, cfg: ExtractConfig, device: torch.device, dtype: torch.dtype
 ) -> dict[str, Any]:
     """What one run did and with which software (appended to ``extra.runs``)."""
-    import av
+    import av  # local, as in video.decode: PyAV loads FFmpeg's libraries on import
 
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

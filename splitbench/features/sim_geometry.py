@@ -24,9 +24,11 @@ approximately the mixture of the two clips' tokens, then LayerNorm is applied.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -96,6 +98,26 @@ def train_views_prenorm(
     return np.asarray(video[:, None, :] + aug)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _single_threaded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with one torch thread: (384 × 384) steps, a second thread only adds sync cost."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+@_single_threaded
 def train_base_head(
     z: np.ndarray,
     y: np.ndarray,
@@ -123,23 +145,6 @@ def train_base_head(
         seed: Seed of the batch order and the mixing draws.
         on_step: Called every 10 steps with the number of steps done (progress display).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # (384 × 384) steps: a second thread only adds sync cost
-    try:
-        return _train(z, y, num_classes, recipe, gain, seed, on_step)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(
-    z: np.ndarray,
-    y: np.ndarray,
-    num_classes: int,
-    recipe: HeadRecipe,
-    gain: float,
-    seed: int,
-    on_step: Callable[[int], None] | None,
-) -> tuple[np.ndarray, np.ndarray]:
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     xt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))

@@ -18,7 +18,6 @@ calibrated on the real backbone's published accuracy
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from splitbench.benchmarks.synthetic import (
     class_mean,
     synthetic_benchmark,
 )
+from splitbench.core.hashing import seed_from_text
 from splitbench.errors import DataError
 from splitbench.features.sim_geometry import (
     base_model_figures,
@@ -127,8 +127,7 @@ def fit_simulated_head(
 
 
 def _seed(seed: int, text: str) -> int:
-    h = int.from_bytes(hashlib.sha256(f"{seed}|{text}".encode()).digest()[:4], "little")
-    return h & 0x7FFFFFFF
+    return seed_from_text(f"{seed}|{text}", nbytes=4) & 0x7FFFFFFF
 
 
 def record_base_model(
@@ -170,8 +169,13 @@ def synthetic_stores(
     return {s: FeatureStore(root / s) for s in ("A", "B")}
 
 
+# Written last into the finished folder: a folder without it (an older cache, a copy cut
+# short, a file deleted by hand) is incomplete and is regenerated under the lock.
+COMPLETE = ".complete"
+
+
 def _cached(root: Path) -> bool:
-    return all((root / s / "store.json").is_file() for s in ("A", "B"))
+    return (root / COMPLETE).is_file()
 
 
 def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | None) -> None:
@@ -208,10 +212,13 @@ def _generate_synthetic(config: SyntheticConfig, root: Path, progress: bool | No
             store = writer.finish(backbone_passes=0, note="simulated features; no backbone was run")
             record_base_model(writer, store, subset, config)
         _write_simulated_vlms(world, bench, tmp)
+        (tmp / COMPLETE).write_text(config.key() + "\n")
         bar.close()
-        if root.exists():  # another process won the race; keep theirs
+        if _cached(root):  # another process won the race (no fcntl lock); keep theirs
             shutil.rmtree(tmp)
             return
+        if root.exists():  # incomplete: replaced (we hold the lock)
+            shutil.rmtree(root)
         os.replace(tmp, root)
     except BaseException:
         bar.close()

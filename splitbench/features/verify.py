@@ -7,14 +7,13 @@ so a run that opens the same store for several subsets or seeds pays once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from splitbench.core.hashing import file_sha256
+from splitbench.core.hashing import file_sha256, sha256_hex
 from splitbench.errors import DataError
 
 log = logging.getLogger("splitbench")
@@ -25,7 +24,7 @@ _noted: set[str] = set()
 
 def sha256_bytes(data: bytes | memoryview) -> str:
     """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
+    return sha256_hex(data)
 
 
 def sha256_file(path: Path) -> str:

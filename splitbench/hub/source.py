@@ -8,11 +8,11 @@ local folder.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitbench.core.hashing import files_sha256
 from splitbench.errors import DataError
 from splitbench.hub.folder import first_line
 
@@ -79,16 +79,12 @@ def parse_hub_ref(spec: str | Path) -> HubRef | None:
 
 def content_hash(folder: Path) -> str:
     """``sha256:<16 hex>`` over the names and bytes of the folder's data files."""
-    h = hashlib.sha256()
+    files = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
-        if not p.is_file() or rel in _NOT_CONTENT or rel.startswith("."):
-            continue
-        h.update(rel.encode() + b"\0")
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return f"sha256:{h.hexdigest()[:16]}"
+        if p.is_file() and rel not in _NOT_CONTENT and not rel.startswith("."):
+            files.append((rel, p))
+    return f"sha256:{files_sha256(files)[:16]}"
 
 
 def resolve_folder(spec: str | Path, marker: str, what: str) -> ResolvedFolder:

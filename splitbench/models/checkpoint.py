@@ -13,12 +13,14 @@ Weights may sit under the containers ``model``, ``module`` (DeepSpeed), ``model_
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitbench.core.hashing import (
+    file_sha256 as file_sha256,  # re-exported: loaders import it here
+)
 from splitbench.errors import ConfigError, DataError
 
 CONTAINER_KEYS = ("model", "module", "model_ema", "state_dict")
@@ -216,12 +218,3 @@ def read_checkpoint(path: Path, *, trust: bool = False) -> CheckpointContents:
         args=args,
         full_unpickle=full,
     )
-
-
-def file_sha256(path: Path, block: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from splitbench.errors import ConfigError, DataError
-from splitbench.models.vlm import VLMOptions, l2_normalise
+from splitbench.models.vlm import VLMOptions, embed_texts, encode_in_steps, l2_normalise
 from splitbench.video.vlm_views import VLMViews
 
 POOLINGS = ("mean", "attention")
@@ -132,7 +132,7 @@ class OpenClipVideo:
 
         from splitbench.models.base_model import load_state_strict
         from splitbench.models.checkpoint import read_checkpoint
-        from splitbench.models.merge import merge_identity, read_manifest
+        from splitbench.models.merge_manifest import merge_identity, read_manifest
 
         options = options or VLMOptions()
         if options.pooling not in POOLINGS:
@@ -256,12 +256,11 @@ class OpenClipVideo:
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Raw ``encode_text`` embeddings."""
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), 256):
-                tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
-                outs.append(self._model.encode_text(tokens).float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+        return embed_texts(
+            texts,
+            lambda t: self._model.encode_text(self._tokenizer(t).to(self.device)),
+            self.embed_dim,
+        )
 
 
 def encode_frames(
@@ -284,16 +283,10 @@ def encode_frames(
     images = views.reshape(b * v * t, h, w, c).permute(0, 3, 1, 2)  # (N, 3, H, W)
     m = torch.tensor(mean, device=images.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=images.device).view(1, 3, 1, 1)
-    out = []
-    step = max(1, batch)
-    with (
-        torch.inference_mode(),
-        torch.autocast(device_type=images.device.type, dtype=dtype, enabled=dtype != torch.float32),
-    ):
-        for i in range(0, len(images), step):
-            x = images[i : i + step].float().div_(255.0).sub_(m).div_(s)
-            out.append(encode_image(x).float())
-    return l2_normalise(torch.cat(out)).reshape(b, v, t, -1)
+    out = encode_in_steps(
+        images, batch, lambda x: encode_image(x.float().div_(255.0).sub_(m).div_(s)), dtype
+    )
+    return l2_normalise(out).reshape(b, v, t, -1)
 
 
 def build_open_clip(model_name: str, quick_gelu: bool, **model_kwargs: Any) -> Any:

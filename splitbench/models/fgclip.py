@@ -52,7 +52,7 @@ from torch import nn
 
 from splitbench.errors import ConfigError, DataError
 from splitbench.models.clip_video import encode_frames, pool_frames
-from splitbench.models.vlm import VLMOptions
+from splitbench.models.vlm import VLMOptions, embed_texts, require_keys
 from splitbench.video.vlm_views import VLMViews
 
 LAYOUT = "FG-CLIP (Hugging Face CLIPModel + long-caption extras)"
@@ -114,16 +114,7 @@ def clip_config(
     Raises:
         DataError: one line naming the missing keys when the layout is not FG-CLIP's.
     """
-    missing = [k for k in REQUIRED_KEYS if k not in state]
-    if missing:
-        hint = ""
-        if any(k.startswith("visual.") for k in state):
-            hint = " (this looks like an open_clip state dict: use --encoder clip:...)"
-        raise DataError(
-            f"{where}: not an FG-CLIP state dict: missing {', '.join(missing[:3])}"
-            f"{' (+more)' if len(missing) > 3 else ''}; found keys like "
-            f"{', '.join(list(state)[:3])}{hint}"
-        )
+    require_keys(state, REQUIRED_KEYS, where, "an FG-CLIP state dict")
     patch = state["vision_model.embeddings.patch_embedding.weight"]
     vw, ps = int(patch.shape[0]), int(patch.shape[-1])
     n_pos = int(state["vision_model.embeddings.position_embedding.weight"].shape[0]) - 1
@@ -294,12 +285,9 @@ class FGCLIPVideo:
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Raw text embeddings."""
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), 256):
-                tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
-                outs.append(self.encode_tokens(tokens).float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+        return embed_texts(
+            texts, lambda t: self.encode_tokens(self._tokenizer(t).to(self.device)), self.embed_dim
+        )
 
 
 def _normalisation(folder: Path | None) -> tuple[tuple[float, ...], tuple[float, ...]]:

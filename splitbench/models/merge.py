@@ -24,84 +24,33 @@ TIES-style trimming is not implemented.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from splitbench.errors import ConfigError, DataError
+from splitbench.models.merge_manifest import (
+    MANIFEST_KEY,
+    MergeInput,
+    MergeManifest,
+    merge_identity,
+    read_manifest,
+)
 
-MANIFEST_KEY = "splitbench_merge"
-METHOD = "task_arithmetic"
-
-
-@dataclass(frozen=True)
-class MergeInput:
-    """One input file of a merge.
-
-    Attributes:
-        file: File name (not the path, so identities do not depend on where files live).
-        sha256: Hex SHA-256 of the file's bytes.
-        tag: open_clip pretrained tag (base only), or None.
-    """
-
-    file: str
-    sha256: str
-    tag: str | None = None
-
-
-@dataclass(frozen=True)
-class MergeManifest:
-    """The identity of a merged model (stored in the merged file's metadata).
-
-    Attributes:
-        model: open_clip architecture.
-        quick_gelu: Whether the architecture runs QuickGELU (from the base's tag or name).
-        base: The base model θ₀.
-        checkpoints: The finetuned models θᵢ, in order.
-        lambdas: λᵢ per checkpoint (a single λ is repeated).
-        method: ``task_arithmetic``.
-        open_clip: open_clip's version at merge time.
-    """
-
-    model: str
-    quick_gelu: bool
-    base: MergeInput
-    checkpoints: tuple[MergeInput, ...]
-    lambdas: tuple[float, ...]
-    method: str = METHOD
-    open_clip: str = ""
-    formula: str = field(default="theta = theta_0 + sum_i lambda_i * (theta_i - theta_0)")
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, where: str) -> MergeManifest:
-        """Parse :meth:`to_json` output.
-
-        Raises:
-            DataError: for a manifest without the expected fields.
-        """
-        try:
-            raw = json.loads(text)
-            return cls(
-                model=str(raw["model"]),
-                quick_gelu=bool(raw["quick_gelu"]),
-                base=MergeInput(**raw["base"]),
-                checkpoints=tuple(MergeInput(**c) for c in raw["checkpoints"]),
-                lambdas=tuple(float(x) for x in raw["lambdas"]),
-                method=str(raw.get("method", METHOD)),
-                open_clip=str(raw.get("open_clip", "")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(
-                f"{where}: metadata {MANIFEST_KEY} is not a merge manifest ({exc})"
-            ) from None
+__all__ = [
+    "MANIFEST_KEY",
+    "MergeInput",
+    "MergeManifest",
+    "build_merged_clip",
+    "expand_lambdas",
+    "merge_identity",
+    "merge_open_clip",
+    "read_manifest",
+    "task_arithmetic",
+    "write_merged",
+]
 
 
 def expand_lambdas(lambdas: Sequence[float], n: int) -> tuple[float, ...]:
@@ -171,26 +120,6 @@ def task_arithmetic(
     return merged
 
 
-def read_manifest(path: Path) -> MergeManifest | None:
-    """The merge manifest of a ``.safetensors`` file (None for any other file or none).
-
-    Raises:
-        DataError: for a manifest that does not parse.
-    """
-    path = Path(path)
-    if path.suffix != ".safetensors" or not path.is_file():
-        return None
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:  # safetensors raises its own error types
-        raise DataError(f"{path}: cannot read safetensors header ({exc})") from None
-    text = meta.get(MANIFEST_KEY)
-    return MergeManifest.from_json(text, str(path)) if text else None
-
-
 def merge_open_clip(
     model_name: str,
     base: str,
@@ -258,12 +187,6 @@ def write_merged(output: Path, state: Mapping[str, torch.Tensor], manifest: Merg
     with atomic_path(output) as tmp:
         save_file(tensors, str(tmp), metadata={MANIFEST_KEY: manifest.to_json()})
     return output
-
-
-def merge_identity(manifest: MergeManifest) -> dict[str, Any]:
-    """The manifest as a JSON dict (lists, not tuples; for identities and results)."""
-    out: dict[str, Any] = json.loads(manifest.to_json())
-    return out
 
 
 def build_merged_clip(arg: str, options: Any) -> Any:

@@ -14,7 +14,6 @@ its weights, so two encoders never share cache entries.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import sqlite3
 import threading
@@ -24,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from splitbench.core.hashing import sha256_hex
 from splitbench.errors import ConfigError
 from splitbench.models.checkpoint import file_sha256
 from splitbench.paths import cache_dir
@@ -224,7 +224,7 @@ class CachedTextEncoder:
 def _cached_file_hash(path: Path) -> str:
     """Hash a weights file once per (path, size, mtime); remembered in the cache folder."""
     st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    key = sha256_hex(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}")
     memo = cache_dir() / "file-hashes"
     memo.mkdir(exist_ok=True)
     f = memo / key[:32]

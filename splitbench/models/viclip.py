@@ -47,7 +47,13 @@ import torch
 from torch import nn
 
 from splitbench.errors import ConfigError, DataError
-from splitbench.models.vlm import VLMOptions, l2_normalise
+from splitbench.models.vlm import (
+    VLMOptions,
+    embed_texts,
+    encode_in_steps,
+    l2_normalise,
+    require_keys,
+)
 from splitbench.video.views import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from splitbench.video.vlm_views import VLMViews
 
@@ -210,17 +216,7 @@ def infer_config(state: Mapping[str, torch.Tensor], where: str) -> ViCLIPConfig:
     Raises:
         DataError: one line naming the missing official keys when the layout is not ViCLIP's.
     """
-    missing = [k for k in REQUIRED_KEYS if k not in state]
-    if missing:
-        found = ", ".join(list(state)[:4])
-        hint = ""
-        if any(k.startswith("visual.") for k in state):
-            hint = " (this looks like an open_clip CLIP state dict: use --encoder clip:...)"
-        raise DataError(
-            f"{where}: not a ViCLIP state dict in the official layout: missing "
-            f"{', '.join(missing[:4])}{' (+more)' if len(missing) > 4 else ''}; found keys like "
-            f"{found}{hint}"
-        )
+    require_keys(state, REQUIRED_KEYS, where, "a ViCLIP state dict in the official layout")
     conv = state["vision_encoder.conv1.weight"]
     if conv.ndim != 5:
         raise DataError(
@@ -375,23 +371,16 @@ class ViCLIPVideo:
         b, v = views.shape[:2]
         x = self.clip_input(views, IMAGENET_MEAN, IMAGENET_STD)
         step = max(1, self.options.image_batch // max(1, views.shape[2]))
-        out = []
-        with (
-            torch.inference_mode(),
-            torch.autocast(device_type=x.device.type, dtype=dtype, enabled=dtype != torch.float32),
-        ):
-            for i in range(0, len(x), step):
-                out.append(self.model.vision_encoder(x[i : i + step]).float())
-        return l2_normalise(torch.cat(out)).reshape(b, v, -1)
+        out = encode_in_steps(x, step, self.model.vision_encoder, dtype)
+        return l2_normalise(out).reshape(b, v, -1)
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Raw text embeddings."""
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), 256):
-                tokens = self._tokenizer(list(texts[i : i + 256])).to(self.device)
-                outs.append(self.model.encode_text_tokens(tokens).float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+        return embed_texts(
+            texts,
+            lambda t: self.model.encode_text_tokens(self._tokenizer(t).to(self.device)),
+            self.embed_dim,
+        )
 
 
 def build_viclip(arg: str, options: VLMOptions) -> ViCLIPVideo:

@@ -34,7 +34,7 @@ import torch
 
 from splitbench.errors import ConfigError, DataError
 from splitbench.models.videoprism_net import VideoPrismLvT, flax_names, infer_config
-from splitbench.models.vlm import VLMOptions
+from splitbench.models.vlm import VLMOptions, embed_texts, encode_in_steps
 from splitbench.video.vlm_views import VLMViews
 
 TOKENIZER_ENV = "SPLITBENCH_VIDEOPRISM_TOKENIZER"
@@ -190,24 +190,17 @@ class VideoPrismVideo:
         b, v = views.shape[:2]
         x = views.reshape(b * v, *views.shape[2:]).float().div_(255.0)
         step = max(1, self.options.image_batch // max(1, views.shape[2]))
-        out = []
-        with (
-            torch.inference_mode(),
-            torch.autocast(device_type=x.device.type, dtype=dtype, enabled=dtype != torch.float32),
-        ):
-            for i in range(0, len(x), step):
-                out.append(self.model.encode_video(x[i : i + step]).float())
-        return torch.cat(out).reshape(b, v, -1)
+        return encode_in_steps(x, step, self.model.encode_video, dtype).reshape(b, v, -1)
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Text embeddings (already unit length: the model normalises its outputs)."""
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), 256):
-                ids, pad = self._tokens(list(texts[i : i + 256]))
-                emb = self.model.encode_text(ids.to(self.device), pad.to(self.device))
-                outs.append(emb.float().cpu().numpy())
-        return np.concatenate(outs) if outs else np.zeros((0, self.embed_dim), np.float32)
+
+        def encode(batch: list[str]) -> torch.Tensor:
+            ids, pad = self._tokens(batch)
+            out: torch.Tensor = self.model.encode_text(ids.to(self.device), pad.to(self.device))
+            return out
+
+        return embed_texts(texts, encode, self.embed_dim)
 
 
 def build_videoprism(arg: str, options: VLMOptions) -> VideoPrismVideo:

@@ -25,7 +25,7 @@ text encoder.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -33,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from splitbench.errors import ConfigError
+from splitbench.errors import ConfigError, DataError
 from splitbench.registry import Registry
 from splitbench.video.vlm_views import VLMViews
 
@@ -170,3 +170,57 @@ def l2_normalise(x: torch.Tensor) -> torch.Tensor:
     x = x.float()
     out: torch.Tensor = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return out
+
+
+def encode_in_steps(
+    x: torch.Tensor, step: int, encode: Callable[[torch.Tensor], torch.Tensor], dtype: torch.dtype
+) -> torch.Tensor:
+    """``encode`` over ``x`` in slices of ``step`` rows; the float32 results concatenated.
+
+    Runs without autograd and under autocast to ``dtype`` (off for float32).
+    """
+    step = max(1, step)
+    out = []
+    with (
+        torch.inference_mode(),
+        torch.autocast(device_type=x.device.type, dtype=dtype, enabled=dtype != torch.float32),
+    ):
+        for i in range(0, len(x), step):
+            out.append(encode(x[i : i + step]).float())
+    return torch.cat(out)
+
+
+def embed_texts(
+    texts: Sequence[str], encode: Callable[[list[str]], torch.Tensor], dim: int, batch: int = 256
+) -> np.ndarray:
+    """``(n, dim)`` float32 embeddings of ``texts``, without autograd.
+
+    ``encode`` tokenises and embeds one list of at most ``batch`` texts.
+    """
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            outs.append(encode(list(texts[i : i + batch])).float().cpu().numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, dim), np.float32)
+
+
+def require_keys(
+    state: Mapping[str, Any], required: Sequence[str], where: str, layout: str
+) -> None:
+    """Refuse a state dict that lacks keys of ``layout`` with one line naming some of them.
+
+    Raises:
+        DataError: naming the first missing keys, keys found instead, and a hint when the
+            file looks like an open_clip CLIP.
+    """
+    missing = [k for k in required if k not in state]
+    if not missing:
+        return
+    hint = ""
+    if any(k.startswith("visual.") for k in state):
+        hint = " (this looks like an open_clip state dict: use --encoder clip:...)"
+    raise DataError(
+        f"{where}: not {layout}: missing {', '.join(missing[:4])}"
+        f"{' (+more)' if len(missing) > 4 else ''}; found keys like "
+        f"{', '.join(list(state)[:4])}{hint}"
+    )

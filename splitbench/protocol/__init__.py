@@ -6,6 +6,7 @@ imports a private module: feature stores and VLM spaces, text encoders, prompt s
 class embeddings, support-shot sampling, and the errors a method raises.
 """
 
+from splitbench.benchmarks.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
 from splitbench.core.needs import Needs
 from splitbench.errors import ConfigError, DataError, MethodError
 from splitbench.features.store import FeatureStore
@@ -25,8 +26,7 @@ from splitbench.protocol.api import (
     build_config,
     load_methods,
 )
-from splitbench.protocol.context import SplitTask, SubsetContext
-from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
+from splitbench.protocol.context import SplitTask, StoreInfo, SubsetContext
 
 __all__ = [
     "DEFAULT_PROMPTS",
@@ -47,6 +47,7 @@ __all__ = [
     "ShotPolicy",
     "ShotSample",
     "SplitTask",
+    "StoreInfo",
     "SubsetContext",
     "TextEncoder",
     "VLMSpace",

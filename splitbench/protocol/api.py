@@ -17,17 +17,28 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
+import sys
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Union
+
+from pydantic import ConfigDict, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from splitbench.core.hashing import json_hash
 from splitbench.core.jsonable import to_jsonable
 from splitbench.core.needs import Needs
+from splitbench.core.plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from splitbench.errors import ConfigError
+from splitbench.protocol.needs import unmet_needs
 from splitbench.registry import Registry
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # PEP 696 type-parameter defaults
+    from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     import torch
@@ -35,7 +46,8 @@ if TYPE_CHECKING:
     from splitbench.features.store import FeatureStore
     from splitbench.protocol.context import SplitTask, SubsetContext
 
-ENTRY_POINT_GROUP = "splitbench.methods"
+ConfigT = TypeVar("ConfigT", default=Any)
+"""A method's config type: ``class MyMethod(Method[MyConfig])`` types ``self.config``."""
 Track = Literal["batch", "sequential"]
 """The multi-target session tracks (:mod:`splitbench.protocol.session`)."""
 
@@ -127,16 +139,19 @@ class VideoProbabilities:
 EditOutput = Union[NewRows, VideoProbabilities]  # noqa: UP007 - used at runtime
 
 
-class Method(abc.ABC):
+class Method(abc.ABC, Generic[ConfigT]):
     """Base class of every category-splitting method.
 
     Subclasses set :attr:`meta`, optionally :attr:`config_class`, :attr:`needs`,
     :attr:`deterministic` and :attr:`session_support` (which multi-target session tracks
-    the method takes part in), and implement :meth:`edit`.
+    the method takes part in), and implement :meth:`edit`. Subclassing
+    ``Method[MyConfig]`` (with ``config_class = MyConfig``) types :attr:`config`.
 
     Args:
         config: An instance of :attr:`config_class` (defaults when omitted).
     """
+
+    config: ConfigT
 
     meta: ClassVar[MethodMeta]
     config_class: ClassVar[type[Any]] = NoConfig
@@ -146,7 +161,7 @@ class Method(abc.ABC):
         note="declares no support for multi-target sessions"
     )
 
-    def __init__(self, config: Any | None = None) -> None:
+    def __init__(self, config: ConfigT | None = None) -> None:
         self.config = config if config is not None else self.config_class()
         if not isinstance(self.config, self.config_class):
             raise ConfigError(
@@ -168,7 +183,7 @@ class Method(abc.ABC):
         """
         return self.meta.shots
 
-    def prepare(self, ctx: SubsetContext, seed: int) -> None:  # noqa: B027 - optional hook
+    def prepare(self, ctx: SubsetContext, seed: int) -> None:
         """Do work shared by all targets of a subset under one seed (optional).
 
         Example: modifier alignment trains its text→weight mapping here, because the
@@ -197,8 +212,6 @@ class Method(abc.ABC):
         that depend on their config. ``leaderboard build`` leaves out methods with unmet
         requirements and lists them with the reasons.
         """
-        from splitbench.protocol.needs import unmet_needs
-
         return unmet_needs(self.needs, store)
 
     def config_dict(self) -> dict[str, Any]:
@@ -258,12 +271,12 @@ def load_methods() -> Registry[type[Method]]:
     return METHODS
 
 
-def build_config(config_class: type[Any], overrides: Mapping[str, Any]) -> Any:
+def build_config(config_class: type[ConfigT], overrides: Mapping[str, Any]) -> ConfigT:
     """Build a config dataclass from defaults plus ``overrides``.
 
-    String values (from ``--config key=value``) are converted to the field's declared type:
-    ``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, optionals, and tuples/lists of
-    those (comma-separated).
+    Values are validated against the field's declared type by pydantic (lax mode: ``"5"``
+    is an ``int``, ``"yes"`` a ``bool``). Text from ``--config key=value`` is read first:
+    ``none``/``null`` for an optional field, comma-separated items for a tuple or list.
 
     Raises:
         ConfigError: naming the unknown field, or the field and expected type of a bad value.
@@ -287,56 +300,61 @@ def build_config(config_class: type[Any], overrides: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{config_class.__name__}: {exc}") from None
 
 
+_NUMBERS_AS_TEXT = ConfigDict(coerce_numbers_to_str=True)  # name=3 → "3", as the CLI would
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(tp: Any) -> TypeAdapter[Any] | None:
+    """The validator of one field type (None for a type pydantic has no schema for)."""
+    try:
+        return TypeAdapter(tp, config=_NUMBERS_AS_TEXT)
+    except PydanticSchemaGenerationError:
+        return None
+
+
 def _coerce(raw: Any, tp: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (Union, types.UnionType):
-        is_none = raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null"))
-        if is_none and type(None) in args:
-            return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(raw, a, where)
-            except ConfigError:
-                pass
-        expected = " or ".join(_describe(a) for a in args if a is not type(None))
-        raise ConfigError(f"{where}: expected {expected}, got {raw!r}")
-    if origin is Literal:
-        for a in args:
-            if raw == a or (isinstance(raw, str) and str(a) == raw):
-                return a
-        raise ConfigError(f"{where}: expected one of {', '.join(map(repr, args))}, got {raw!r}")
-    if origin in (tuple, list):
-        items = raw.split(",") if isinstance(raw, str) else list(raw)
-        inner = args[0] if args else str
-        out = [
-            _coerce(i.strip() if isinstance(i, str) else i, inner, where)
-            for i in items
-            if not (isinstance(i, str) and not i.strip())
-        ]
-        return tuple(out) if origin is tuple else out
-    if tp is bool:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if isinstance(raw, str) and raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{where}: expected true or false, got {raw!r}")
-    if tp in (int, float, str):
-        try:
-            if tp is int and isinstance(raw, float) and not raw.is_integer():
-                raise ValueError
-            return tp(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected {tp.__name__}, got {raw!r}") from None
+    adapter = _adapter(tp)
+    if adapter is None:  # an arbitrary class: the value is passed as given
+        return raw
+    try:
+        return adapter.validate_python(_from_text(raw, tp))
+    except ValidationError:
+        raise ConfigError(f"{where}: expected {_describe(tp)}, got {raw!r}") from None
+
+
+def _from_text(raw: Any, tp: Any) -> Any:
+    """What ``--config key=value`` text means for a field of type ``tp``."""
+    if not isinstance(raw, str):
+        return raw
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    members = args if origin in (Union, types.UnionType) else (tp,)
+    if type(None) in members and raw.strip().lower() in ("none", "null"):
+        return None
+    for m in members:
+        if typing.get_origin(m) in (tuple, list):
+            return [i.strip() for i in raw.split(",") if i.strip()]
+        if typing.get_origin(m) is Literal:
+            for value in typing.get_args(m):
+                if not isinstance(value, str) and str(value) == raw:
+                    return value  # Literal[1, 2] given "1"
     return raw
 
 
 def _describe(tp: Any) -> str:
-    """How an error names a type: ``int``, ``'all'``, ``'a' or 'b'``."""
-    if typing.get_origin(tp) is Literal:
-        return " or ".join(map(repr, typing.get_args(tp)))
+    """How an error names a type: ``int``, ``one of 'a', 'b'``, ``int or 'all'``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (Union, types.UnionType):
+        return " or ".join(
+            " or ".join(map(repr, typing.get_args(a)))
+            if typing.get_origin(a) is Literal
+            else _describe(a)
+            for a in args
+            if a is not type(None)
+        )
+    if origin in (tuple, list):
+        return f"a comma-separated list of {_describe(args[0]) if args else 'str'}"
+    if tp is bool:
+        return "true or false"
     return getattr(tp, "__name__", str(tp))

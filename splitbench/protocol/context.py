@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import torch
 
 from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.errors import DataError
+from splitbench.features.sources import StoreSources, require_sources
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import DEFAULT_TEXT_ENCODER, TextEncoder, get_text_encoder
 from splitbench.protocol.needs import text_head_space
@@ -57,14 +60,40 @@ class SplitTask:
         return self.subset.train.videos[ft.rows], ft.labels
 
 
+@dataclass(frozen=True)
+class StoreInfo:
+    """What a method may know of the subset's feature store.
+
+    A copy: changing it changes nothing the harness uses.
+
+    Attributes:
+        path: The store's folder (for messages and for methods that write stores of their
+            own next to it).
+        key: The store's identity key.
+        dim: Feature dimension D.
+        model: The base model's record in ``store.json`` (name, architecture, head space).
+        view_protocol: The view protocol the features were extracted with.
+    """
+
+    path: Path
+    key: str
+    dim: int
+    model: dict[str, Any]
+    view_protocol: dict[str, Any]
+
+
 @dataclass(eq=False)
 class SubsetContext:
     """Everything shared by the units of one subset.
 
+    The feature store itself is not handed to methods: they read features through
+    :meth:`val_features`, :meth:`support_features` and :meth:`vlm`, the store's identity
+    through :attr:`store_info` and its recorded inputs through :meth:`sources`.
+
     Attributes:
         benchmark: The benchmark.
         subset: The subset.
-        store: Its feature store.
+        _store: Its feature store (the harness's; methods use the accessors above).
         weight: Base head weight ``(C, D)`` (treat as read-only).
         bias: Base head bias ``(C,)``.
         device: Torch device for methods that train.
@@ -73,7 +102,7 @@ class SubsetContext:
 
     benchmark: Benchmark
     subset: Subset
-    store: FeatureStore
+    _store: FeatureStore
     weight: torch.Tensor
     bias: torch.Tensor
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -82,6 +111,30 @@ class SubsetContext:
     _encoders: dict[str, TextEncoder] = field(default_factory=dict)
     _val: torch.Tensor | None = None
     _vlms: dict[str, VLMSpace] = field(default_factory=dict)
+
+    @property
+    def store_info(self) -> StoreInfo:
+        """The feature store's identity: path, key, dimension, base model, view protocol."""
+        meta = self._store.meta
+        return StoreInfo(
+            path=self._store.path,
+            key=meta.key,
+            dim=int(meta.dim),
+            model=copy.deepcopy(meta.model),
+            view_protocol=copy.deepcopy(meta.view_protocol),
+        )
+
+    def sources(
+        self, *, videos: Path | None = None, checkpoint: Path | None = None
+    ) -> StoreSources:
+        """The videos and checkpoint the store was extracted from, all present.
+
+        ``videos``/``checkpoint`` override the recorded paths (e.g. on another machine).
+
+        Raises:
+            DataError: naming what is missing.
+        """
+        return require_sources(self._store, videos=videos, checkpoint=checkpoint)
 
     @property
     def dim(self) -> int:
@@ -111,10 +164,10 @@ class SubsetContext:
         Raises:
             DataError: when the store has no such space.
         """
-        from splitbench.features.vlm import open_vlm_space
+        from splitbench.features.vlm import open_vlm_space  # local: only VLM methods pay it
 
         if name not in self._vlms:
-            self._vlms[name] = open_vlm_space(self.store, name)
+            self._vlms[name] = open_vlm_space(self._store, name)
         space = self._vlms[name]
         self.resources[f"vlm:{space.name}"] = space.identity()
         return space
@@ -132,12 +185,12 @@ class SubsetContext:
         embeddings of the label names) says so in ``store.json`` under ``model.head_space``:
         ``{"kind": "text", "text_encoder": spec, "prompts": name, "vlm": space or null}``.
         """
-        return text_head_space(self.store)
+        return text_head_space(self._store)
 
     def val_features(self) -> torch.Tensor:
         """``(N_val, V, D)`` float32 features in the subset's val-table order."""
         if self._val is None:
-            self._val = load_val_features(self.subset, self.store)
+            self._val = load_val_features(self.subset, self._store)
         return self._val
 
     def support_features(self, videos: np.ndarray | list[str]) -> torch.Tensor:
@@ -146,13 +199,13 @@ class SubsetContext:
         Raises:
             DataError: if the store has no train split or lacks one of the videos.
         """
-        if not self.store.has_split("train"):
+        if not self._store.has_split("train"):
             raise DataError(
-                f"feature store {self.store.path} has no 'train' split; extract support-shot "
+                f"feature store {self._store.path} has no 'train' split; extract support-shot "
                 f"features for this subset first"
             )
-        split = self.store.split("train")
-        rows = split.rows_of([str(v) for v in videos], store=str(self.store.path))
+        split = self._store.split("train")
+        rows = split.rows_of([str(v) for v in videos], store=str(self._store.path))
         return torch.from_numpy(np.asarray(split.features[rows], dtype=np.float32))
 
 

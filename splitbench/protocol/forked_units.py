@@ -17,8 +17,9 @@ from splitbench.protocol.parallel import chunks, run_forked
 if TYPE_CHECKING:
     from splitbench.benchmarks.model import SplitTarget
     from splitbench.protocol.context import SubsetContext
+    from splitbench.protocol.outcomes import UnitOutcome, _Progress
     from splitbench.protocol.plan import SubsetPlan
-    from splitbench.protocol.runner import Runner, UnitOutcome, _Progress
+    from splitbench.protocol.runner import Runner
     from splitbench.protocol.scoring import SubsetScorer
     from splitbench.results.schema import Environment
 
@@ -48,7 +49,7 @@ def run_units_forked(
     """Run ``units`` of ``plan`` in ``jobs`` workers; record outcomes in serial order."""
     import dataclasses
 
-    from splitbench.protocol.runner import RunReport, UnitOutcome, _Progress
+    from splitbench.protocol.outcomes import RunReport, UnitOutcome, _Progress
 
     subset = plan.subset
     parts = chunks(units, jobs)

@@ -34,6 +34,8 @@ def text_head_space(store: FeatureStore) -> dict[str, Any] | None:
 
 def available(store: FeatureStore) -> Available:
     """What ``store`` provides, as far as declared needs go."""
+    # Local: the VLM and text-encoder registries load torch-backed modules, which the method
+    # API (importing this module) must not pay when it is only listed.
     from splitbench.features.sources import unmet_source_needs
     from splitbench.features.vlm import vlm_names
     from splitbench.models.text import TEXT_ENCODERS

@@ -17,9 +17,8 @@ from splitbench.errors import ConfigError, DataError
 from splitbench.features.store import FeatureStore
 from splitbench.protocol.api import Method
 from splitbench.protocol.scoring import PROTOCOL_ID
-from splitbench.results.io import unit_path
+from splitbench.results.io import read_for_resume, unit_path
 from splitbench.results.samples import samples_path
-from splitbench.results.validate import read_for_resume
 
 
 @dataclass
@@ -132,7 +131,7 @@ def is_done(path: Path, expected: CellKey, *, need_samples: bool) -> bool:
 
     Every kind of damage (unreadable, truncated, failing the schema, metrics that disagree
     with the counts) is refused the same way, with one line naming the file
-    (:func:`splitbench.results.validate.read_for_resume`); it never counts as done and is
+    (:func:`splitbench.results.io.read_for_resume`); it never counts as done and is
     never silently recomputed.
 
     Raises:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -26,10 +25,11 @@ from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
-from splitbench.protocol.context import SplitTask, SubsetContext
+from splitbench.protocol.context import SplitTask, SubsetContext, load_val_features
 from splitbench.protocol.determinism import use_deterministic_algorithms
-from splitbench.protocol.guard import PrivateHead, contained
+from splitbench.protocol.guard import ContextGuard, SharedFeatures, contained
 from splitbench.protocol.needs import require_needs
+from splitbench.protocol.outcomes import Report, RunReport, Status, UnitOutcome, _Progress
 from splitbench.protocol.parallel import effective_jobs
 from splitbench.protocol.plan import (
     SubsetPlan,
@@ -44,76 +44,19 @@ from splitbench.protocol.sinks import UnitSink
 from splitbench.protocol.unit import METRIC_META, build_result, score, seed_everything
 from splitbench.results.provenance import environment
 from splitbench.results.samples import DEFAULT_TOP_K
-from splitbench.results.schema import Environment, Timings, UnitResult
+from splitbench.results.schema import Environment, Timings
 
-__all__ = ["METRIC_META", "RunReport", "Runner", "UnitOutcome", "seed_everything"]
+__all__ = [
+    "METRIC_META",
+    "Report",
+    "RunReport",
+    "Runner",
+    "Status",
+    "UnitOutcome",
+    "seed_everything",
+]
 
 OverwriteStrategy = Literal["only-missing", "always"]
-Status = Literal["done", "skipped", "failed"]
-
-
-@dataclass
-class UnitOutcome:
-    """What happened to one unit.
-
-    Attributes:
-        subset: Subset name.
-        target: The target.
-        seed: Seed.
-        status: ``done`` (computed now), ``skipped`` (already on disk) or ``failed``.
-        path: Result file path.
-        result: The result, when done.
-        error: One-line error, when failed.
-    """
-
-    subset: str
-    target: SplitTarget
-    seed: int
-    status: Status
-    path: Path
-    result: UnitResult | None = None
-    error: str | None = None
-
-
-@dataclass
-class RunReport:
-    """Summary of one :meth:`Runner.run` call."""
-
-    outcomes: list[UnitOutcome] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-    backbone_passes: dict[str, int] = field(default_factory=dict)
-    wall_s: float = 0.0
-    jobs: int = 1
-
-    def by_status(self, status: Status) -> list[UnitOutcome]:
-        """Outcomes with the given status."""
-        return [o for o in self.outcomes if o.status == status]
-
-    @classmethod
-    def merged(cls, reports: Sequence[RunReport]) -> RunReport:
-        """One report from per-subset reports of the same method."""
-        out = cls(seeds=list(next((r.seeds for r in reports if r.seeds), [])))
-        for r in reports:
-            out.outcomes.extend(r.outcomes)
-            out.backbone_passes.update(r.backbone_passes)
-            out.wall_s += r.wall_s
-            out.jobs = max(out.jobs, r.jobs)
-        return out
-
-
-@dataclass
-class _Progress:
-    """Report outcomes and advance the progress bar."""
-
-    report: RunReport
-    bar: object
-    on_unit: Callable[[UnitOutcome], None] | None
-
-    def add(self, outcome: UnitOutcome, *, notify: bool = True) -> None:
-        self.report.outcomes.append(outcome)
-        self.bar.update(1)  # type: ignore[attr-defined]
-        if notify and self.on_unit is not None:
-            self.on_unit(outcome)
 
 
 class Runner:
@@ -170,7 +113,7 @@ class Runner:
         self.sink = UnitSink(method.name, log_samples, log_top_k)
         self.unit_timeout = unit_timeout
         self.jobs = jobs
-        self._head: PrivateHead | None = None
+        self._head: ContextGuard | None = None
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
         """Deterministic methods run once, with the first seed (as the paper does)."""
@@ -256,7 +199,7 @@ class Runner:
         ctx = SubsetContext(
             benchmark=self.benchmark,
             subset=plan.subset,
-            store=plan.store,
+            _store=plan.store,
             weight=state.weight,
             bias=state.bias,
             device=torch.device(self.device),
@@ -264,7 +207,11 @@ class Runner:
             _val=state.features,
         )
         scorer = state.scorer
-        self._head = PrivateHead(ctx, ctx.weight, ctx.bias)  # methods get copies, per call
+        features = SharedFeatures(
+            state.features, lambda: load_val_features(plan.subset, plan.store)
+        )
+        # methods get head copies per call; the shared val features are checked after each
+        self._head = ContextGuard(ctx, ctx.weight, ctx.bias, features)
         return ctx, scorer
 
     def _run_seed(

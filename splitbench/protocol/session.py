@@ -29,7 +29,7 @@ With m = 1 every count equals the single-split unit's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,7 @@ from splitbench.errors import ConfigError, MethodError
 from splitbench.protocol.api import Method, NewRows, SessionSupport, Track
 from splitbench.protocol.context import SplitTask, SubsetContext
 from splitbench.protocol.scoring import SubsetScorer
+from splitbench.results.session_schema import SessionLocalityCounts, SessionTargetCounts
 
 SESSION_PROTOCOL_ID = "splitbench.session/1"
 TRACKS: tuple[Track, ...] = ("batch", "sequential")
@@ -98,50 +99,16 @@ def shift_target(target: SplitTarget, offset: int) -> SplitTarget:
 
 
 @dataclass(frozen=True)
-class TargetCounts:
-    """Counts of one target of a session.
+class SessionCounts:
+    """Raw counts of one session; every metric is recomputed from them.
 
     Attributes:
-        key: Target key.
-        coarse_index: Its coarse class.
-        k: Its subcategories.
-        column: Its first fine column in the edited label space.
-        equivalent_correct: Equivalent videos right at the end of the session.
-        equivalent_total: Equivalent videos.
-        correct_after_edit: Equivalent videos right just after its own edit (sequential;
-            None in a batch session).
+        targets: Per target, in session order.
+        outside: On the val videos outside every equivalent set (locality).
     """
 
-    key: str
-    coarse_index: int
-    k: int
-    column: int
-    equivalent_correct: int
-    equivalent_total: int
-    correct_after_edit: int | None
-
-    @property
-    def generality(self) -> float | None:
-        """Fraction right at the end; None without equivalent videos."""
-        return self.equivalent_correct / self.equivalent_total if self.equivalent_total else None
-
-    @property
-    def retention(self) -> float | None:
-        """End over right-after-edit correct counts; None when undefined."""
-        if not self.correct_after_edit:
-            return None
-        return self.equivalent_correct / self.correct_after_edit
-
-
-@dataclass(frozen=True)
-class SessionCounts:
-    """Raw counts of one session; every metric is recomputed from them."""
-
-    targets: tuple[TargetCounts, ...]
-    unrelated_correct_edited: int
-    unrelated_correct_original: int
-    unrelated_changed: int
-    unrelated_total: int
+    targets: tuple[SessionTargetCounts, ...]
+    outside: SessionLocalityCounts
 
     @property
     def generality(self) -> float | None:
@@ -151,9 +118,7 @@ class SessionCounts:
     @property
     def locality(self) -> float | None:
         """Edited over original accuracy outside all equivalent sets."""
-        if not self.unrelated_correct_original:
-            return None
-        return self.unrelated_correct_edited / self.unrelated_correct_original
+        return self.outside.locality
 
     @property
     def retention(self) -> float | None:
@@ -182,11 +147,14 @@ def edit_session(
     order: Sequence[SplitTarget],
     track: Track,
     seed: int,
+    run: Callable[[Callable[[], object]], object] = lambda edit: edit(),
 ) -> SessionEdit:
     """Ask ``method`` for every target's rows, in order; return them stacked.
 
     The targets are returned shifted to their session columns. ``prepare`` must have run
-    on ``ctx`` for ``seed``.
+    on ``ctx`` for ``seed``. ``run`` makes each edit call (the runner passes its plugin
+    containment, :func:`splitbench.protocol.guard.contained`); the context a call sees is
+    built inside it, after the guard has handed out a fresh head.
 
     Raises:
         MethodError: for rows of the wrong shape, non-finite rows, or output that is not
@@ -200,16 +168,20 @@ def edit_session(
     infos: list[dict[str, object]] = []
     offset = 0
     for target in order:
-        task_target = shift_target(target, offset)
-        view = ctx
-        if track == "sequential" and weights:
-            view = dataclasses.replace(
-                ctx,
-                weight=torch.cat([ctx.weight, *weights]),
-                bias=torch.cat([ctx.bias, *biases]),
-            )
+        task = SplitTask(shift_target(target, offset), ctx.subset)
+
+        def edit() -> object:
+            view = ctx
+            if track == "sequential" and weights:
+                view = dataclasses.replace(
+                    ctx,
+                    weight=torch.cat([ctx.weight, *weights]),
+                    bias=torch.cat([ctx.bias, *biases]),
+                )
+            return method.edit(task, view, seed)  # noqa: B023 - called at once
+
         seed_everything(seed)
-        out = method.edit(SplitTask(task_target, ctx.subset), view, seed)
+        out = run(edit)
         if not isinstance(out, NewRows):
             raise MethodError(
                 f"{method.name} returned {type(out).__name__} for target {target.key}; a "
@@ -226,7 +198,7 @@ def edit_session(
             raise MethodError(f"{method.name} returned non-finite head rows for {target.key}")
         weights.append(w)
         biases.append(b)
-        shifted.append(task_target)
+        shifted.append(task.target)
         infos.append(dict(out.info))
         offset += target.k
     if not weights:
@@ -264,7 +236,7 @@ def score_session(
             else:
                 after = 0
         per_target.append(
-            TargetCounts(
+            SessionTargetCounts(
                 key=t.key,
                 coarse_index=t.coarse_index,
                 k=t.k,
@@ -276,13 +248,13 @@ def score_session(
         )
     rows, labels = _outside_all(targets)
     pu, ou = preds.numpy()[rows], original.numpy()[rows]
-    counts = SessionCounts(
-        targets=tuple(per_target),
+    outside = SessionLocalityCounts(
         unrelated_correct_edited=int((pu == labels).sum()),
         unrelated_correct_original=int((ou == labels).sum()),
         unrelated_changed=int((pu != ou).sum()),
         unrelated_total=len(rows),
     )
+    counts = SessionCounts(targets=tuple(per_target), outside=outside)
     return counts, preds, original
 
 

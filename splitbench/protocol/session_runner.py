@@ -15,10 +15,9 @@ import json
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TypeVar
 
 from splitbench.benchmarks.model import Benchmark, Subset
 from splitbench.errors import ConfigError, DataError
@@ -26,9 +25,11 @@ from splitbench.features.store import FeatureStore
 from splitbench.models.text import TextEncoder, get_text_encoder
 from splitbench.protocol.api import Method
 from splitbench.protocol.context import SubsetContext
+from splitbench.protocol.determinism import use_deterministic_algorithms
+from splitbench.protocol.guard import contained
 from splitbench.protocol.needs import require_needs
 from splitbench.protocol.plan import SubsetPlan, check_store, effective_seeds
-from splitbench.protocol.runner import OverwriteStrategy, Runner, Status
+from splitbench.protocol.runner import OverwriteStrategy, Report, Runner, Status
 from splitbench.protocol.scoring import SubsetScorer
 from splitbench.protocol.session import (
     SESSION_PROTOCOL_ID,
@@ -39,17 +40,13 @@ from splitbench.protocol.session import (
     score_session,
     session_order,
 )
-from splitbench.protocol.unit import seed_everything
+from splitbench.protocol.unit import provenance, run_identity, seed_everything
 from splitbench.results.io import atomic_write_text
 from splitbench.results.provenance import environment
-from splitbench.results.schema import Environment, FeatureProvenance, Timings
-from splitbench.results.session_schema import (
-    SessionIdentity,
-    SessionLocalityCounts,
-    SessionMetrics,
-    SessionResult,
-    SessionTargetCounts,
-)
+from splitbench.results.schema import Environment, Timings
+from splitbench.results.session_schema import SessionIdentity, SessionMetrics, SessionResult
+
+T = TypeVar("T")
 
 
 def session_path(
@@ -77,16 +74,8 @@ class SessionOutcome:
     error: str | None = None
 
 
-@dataclass
-class SessionReport:
-    """Summary of one :meth:`SessionRunner.run` call."""
-
-    outcomes: list[SessionOutcome] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def by_status(self, status: Status) -> list[SessionOutcome]:
-        """Outcomes with the given status."""
-        return [o for o in self.outcomes if o.status == status]
+SessionReport = Report[SessionOutcome]
+"""Summary of one :meth:`SessionRunner.run` call."""
 
 
 class SessionRunner:
@@ -103,6 +92,9 @@ class SessionRunner:
         overwrite: ``only-missing`` (resume) or ``always``.
         text_encoder_factory: Builds text encoders (tests inject cheaper ones).
         on_unit: Called after each session unit.
+        unit_timeout: Seconds one method call may run before its units fail; None for no
+            limit. Calls are contained as in single-split runs
+            (:mod:`splitbench.protocol.guard`).
     """
 
     def __init__(
@@ -118,6 +110,7 @@ class SessionRunner:
         overwrite: OverwriteStrategy = "only-missing",
         text_encoder_factory: Callable[[str], TextEncoder] = get_text_encoder,
         on_unit: Callable[[SessionOutcome], None] | None = None,
+        unit_timeout: float | None = None,
     ) -> None:
         support = method.session_support
         if not support.supports(track):
@@ -139,6 +132,7 @@ class SessionRunner:
             device=device,
             progress=False,
             text_encoder_factory=text_encoder_factory,
+            unit_timeout=unit_timeout,
         )
 
     def path_for(self, subset: str, size: int, order: int, seed: int) -> Path:
@@ -186,7 +180,7 @@ class SessionRunner:
         }
         require_needs(self.method, self.benchmark, checked)
         env = environment(self._units.device, deterministic=True)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)  # without the compiler stack
         for name in subsets:
             subset = self.benchmark.subset(name)
             too_big = [m for m in sizes if m > len(subset.targets)]
@@ -231,7 +225,7 @@ class SessionRunner:
         t0 = time.perf_counter()
         try:
             seed_everything(seed)
-            self.method.prepare(ctx, seed)
+            self._contained(lambda: self.method.prepare(ctx, seed), "prepare")
         except Exception as exc:  # a plugin's bug fails its units, not the run
             msg = f"prepare failed: {type(exc).__name__}: {exc}"
             for order, todo in todo_orders:
@@ -245,7 +239,14 @@ class SessionRunner:
             targets = session_order(subset.targets, order)[: max(todo)]
             try:
                 t1 = time.perf_counter()
-                edit = edit_session(self.method, ctx, targets, self.track, seed)
+                edit = edit_session(
+                    self.method,
+                    ctx,
+                    targets,
+                    self.track,
+                    seed,
+                    lambda f: self._contained(f, "edit"),
+                )
                 edit_s = time.perf_counter() - t1
             except Exception as exc:
                 msg = f"{type(exc).__name__}: {exc}"
@@ -269,6 +270,12 @@ class SessionRunner:
                 report.outcomes.append(outcome)
                 if self.on_unit is not None:
                     self.on_unit(outcome)
+
+    def _contained(self, call: Callable[[], T], step: str) -> T:
+        units = self._units
+        return contained(
+            call, what=f"{self.method.name}.{step}", timeout=units.unit_timeout, head=units._head
+        )
 
     def _fail(
         self, subset: str, m: int, order: int, seed: int, msg: str, tb: str, report: SessionReport
@@ -296,43 +303,21 @@ class SessionRunner:
         env: Environment,
         timings: Timings,
     ) -> SessionResult:
-        meta = self.method.meta
         g, loc = counts.generality, counts.locality
+        origin = self._units.method_origin
         return SessionResult(
             protocol=SESSION_PROTOCOL_ID,
             session=SessionIdentity(
-                method=meta.name,
-                method_version=meta.version,
-                method_origin=self._units.method_origin,
-                shots=self.method.shots,
-                config=self.method.config_dict(),
-                config_hash=self.method.config_hash(),
-                benchmark=self.benchmark.name,
-                benchmark_version=self.benchmark.version,
-                benchmark_revision=self.benchmark.revision,
-                simulation=self.benchmark.simulation or store.meta.simulation,
-                subset=subset.name,
-                subset_targets=len(subset.targets),
+                **run_identity(self.method, origin, self.benchmark, subset, store).model_dump(),
                 track=self.track,
                 size=size,
                 order=order,
                 seed=seed,
                 targets=[t.key for t in edit.targets],
             ),
-            features=FeatureProvenance(
-                store_key=store.meta.key,
-                model=store.meta.model,
-                view_protocol=store.meta.view_protocol,
-                backbone_passes=store.meta.backbone_passes,
-                simulation=store.meta.simulation,
-            ),
-            targets=[SessionTargetCounts(**t.__dict__) for t in counts.targets],
-            locality=SessionLocalityCounts(
-                unrelated_correct_edited=counts.unrelated_correct_edited,
-                unrelated_correct_original=counts.unrelated_correct_original,
-                unrelated_changed=counts.unrelated_changed,
-                unrelated_total=counts.unrelated_total,
-            ),
+            features=provenance(store),
+            targets=list(counts.targets),
+            locality=counts.outside,
             metrics=SessionMetrics(
                 generality=g,
                 locality=loc,

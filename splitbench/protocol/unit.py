@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from splitbench.benchmarks.model import Benchmark, SplitTarget
+from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.core.counts import Counts
 from splitbench.core.jsonable import to_jsonable
 from splitbench.errors import MethodError
@@ -24,6 +24,7 @@ from splitbench.results.schema import (
     Environment,
     FeatureProvenance,
     MetricMeta,
+    RunIdentity,
     Timings,
     UnitIdentity,
     UnitMetrics,
@@ -121,6 +122,35 @@ def score(
     return Scored(probs, preds, original, counts, info)
 
 
+def run_identity(
+    method: Method, method_origin: str, benchmark: Benchmark, subset: Subset, store: FeatureStore
+) -> RunIdentity:
+    """The method and benchmark-subset part of a result's identity (units and sessions)."""
+    meta = method.meta
+    return RunIdentity(
+        method=meta.name,
+        method_version=meta.version,
+        method_origin=method_origin,
+        shots=method.shots,
+        config=method.config_dict(),
+        config_hash=method.config_hash(),
+        benchmark=benchmark.name,
+        benchmark_version=benchmark.version,
+        benchmark_revision=benchmark.revision,
+        simulation=benchmark.simulation or store.meta.simulation,
+        subset=subset.name,
+        subset_targets=len(subset.targets),
+    )
+
+
+def provenance(store: FeatureStore) -> FeatureProvenance:
+    """Which feature store a result was scored on."""
+    shared = store.meta.model_dump(
+        include={"model", "view_protocol", "backbone_passes", "simulation"}
+    )
+    return FeatureProvenance(store_key=store.meta.key, **shared)
+
+
 def build_result(
     *,
     method: Method,
@@ -135,35 +165,18 @@ def build_result(
     timings: Timings,
 ) -> UnitResult:
     """The unit result: identity, provenance, counts, metrics and timings."""
-    meta, subset, counts = method.meta, ctx.subset, scored.counts
+    counts = scored.counts
     return UnitResult(
         protocol=PROTOCOL_ID,
         unit=UnitIdentity(
-            method=meta.name,
-            method_version=meta.version,
-            method_origin=method_origin,
-            shots=method.shots,
-            config=method.config_dict(),
-            config_hash=method.config_hash(),
-            benchmark=benchmark.name,
-            benchmark_version=benchmark.version,
-            benchmark_revision=benchmark.revision,
-            simulation=benchmark.simulation or store.meta.simulation,
-            subset=subset.name,
-            subset_targets=len(subset.targets),
+            **run_identity(method, method_origin, benchmark, ctx.subset, store).model_dump(),
             target=target.name,
             target_index=target.coarse_index,
             target_key=target.key,
             k=target.k,
             seed=seed,
         ),
-        features=FeatureProvenance(
-            store_key=store.meta.key,
-            model=store.meta.model,
-            view_protocol=store.meta.view_protocol,
-            backbone_passes=store.meta.backbone_passes,
-            simulation=store.meta.simulation,
-        ),
+        features=provenance(store),
         counts=counts,
         metrics=UnitMetrics(
             generality=counts.generality, locality=counts.locality, mean=counts.mean

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from splitbench.results.aggregate import CELL_KEYS, METRICS, to_frame
 from splitbench.results.io import read_results_folder
+from splitbench.results.labels import pair_labels
 from splitbench.results.samples import samples_path
 from splitbench.results.schema import UnitResult
 
@@ -52,16 +53,6 @@ def cell_labels(df: pd.DataFrame) -> dict[tuple[str, str], str]:
     The method name when it has one config in ``df``, else ``method@<hash prefix>``.
     """
     return pair_labels(zip(df["method"], df["config_hash"], strict=True))
-
-
-def pair_labels(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """The :func:`cell_labels` rule for (method, config hash) pairs."""
-    unique = sorted(set(pairs))
-    out = {}
-    for method, h in unique:
-        several = sum(m == method for m, _ in unique) > 1
-        out[(method, h)] = f"{method}@{h[:6]}" if several else method
-    return out
 
 
 def complete_mask(df: pd.DataFrame) -> pd.Series:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from splitbench.atomic import atomic_path, atomic_write_text
 from splitbench.errors import DataError
 from splitbench.results.schema import SCHEMA_VERSION, UnitResult
+from splitbench.results.validate import check_result, check_unique
 
 M = TypeVar("M", bound=BaseModel)
 __all__ = ["atomic_path", "atomic_write_text"]  # re-exported: callers import them from here
@@ -56,8 +57,6 @@ def read_result(path: Path) -> UnitResult:
         DataError: naming the file and the first schema problem.
     """
     result = read_versioned(path, UnitResult, SCHEMA_VERSION, "result file", "result schema")
-    from splitbench.results.validate import check_result
-
     check_result(result, path)
     return result
 
@@ -125,9 +124,26 @@ def read_results_folder(root: Path) -> tuple[list[Path], list[UnitResult]]:
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root}: results folder does not exist")
-    from splitbench.results.validate import check_unique
-
     paths = list(iter_result_files(root))
     results = [read_result(p) for p in paths]
     check_unique(paths, results)
     return paths, results
+
+
+def read_for_resume(path: Path) -> UnitResult:
+    """Read a result that a resumed run may skip.
+
+    Every kind of damage (unreadable, truncated, failing the schema, a future schema
+    version, metrics that disagree with the counts) is treated the same way: refused with
+    one line naming the file, never silently recomputed or counted as done.
+
+    Raises:
+        DataError: for a damaged result.
+    """
+    try:
+        return read_result(path)
+    except DataError as exc:
+        raise DataError(
+            f"{exc}; delete that file to recompute the unit, or rerun with "
+            f"--overwrite-strategy always"
+        ) from None

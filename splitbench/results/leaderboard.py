@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from splitbench.core.identity import COMPARABLE_FIELDS
 from splitbench.results.aggregate import Cell
-from splitbench.results.frame import pair_labels
-from splitbench.results.tables import Table, markdown, pct
+from splitbench.results.labels import pair_labels
+from splitbench.results.tables import Table, markdown_rows, pct
+
+if TYPE_CHECKING:  # frames only for the csv/json/latex views; markdown needs none
+    import pandas as pd
 
 METRIC_HEADERS = {
     "generality": "Generality ↑",
@@ -134,6 +136,8 @@ class LeaderboardTable:
         self, columns: Sequence[str] = MARKDOWN_COLUMNS, *, code: bool = True
     ) -> pd.DataFrame:
         """The rows as a frame of formatted strings."""
+        import pandas as pd
+
         return pd.DataFrame(
             [r.display(columns, code=code) for r in self.rows], columns=list(columns)
         )
@@ -153,6 +157,8 @@ class LeaderboardTable:
 
     def to_table(self) -> Table:
         """All rows in one :class:`Table` (subset as a column), for csv, json and latex."""
+        import pandas as pd
+
         return Table(
             "Leaderboard",
             self.frame(TABLE_COLUMNS, code=False),
@@ -172,7 +178,8 @@ class LeaderboardTable:
                 f"benchmark v{ident['benchmark_version']}, data `{ident['benchmark_revision']}`, "
                 f"features `{ident['store_key']}`, protocol `{ident['protocol']}`. {NOTE}\n"
             )
-            parts.append(markdown(sub.frame()) + "\n")
+            rows = [list(r.display(MARKDOWN_COLUMNS, code=True).values()) for r in sub.rows]
+            parts.append(markdown_rows(rows, MARKDOWN_COLUMNS) + "\n")
             if per_target:
                 parts.append(render_per_target([r.cell for r in sub.rows]))
         return "\n".join(parts)
@@ -184,16 +191,12 @@ def render_per_target(cells: Sequence[Cell]) -> str:
     names = [labels[(c.method, c.config_hash)] for c in cells]
     table: dict[tuple[int, str, int], list[str]] = {}
     for i, c in enumerate(cells):
-        for row in c.per_target.itertuples(index=False):
-            key = (int(row.target_index), str(row.target), int(row.k))
-            table.setdefault(key, ["—"] * len(cells))[i] = (
-                f"{pct(row.generality)} / {pct(row.locality)}"
+        for t in c.targets:
+            table.setdefault((t.target_index, t.target, t.k), ["—"] * len(cells))[i] = (
+                f"{pct(t.generality)} / {pct(t.locality)}"
             )
-    frame = pd.DataFrame(
-        [
-            [str(idx), name if len(name) <= 60 else name[:57] + "...", str(k), *vals]
-            for (idx, name, k), vals in sorted(table.items())
-        ],
-        columns=["Index", "Target", "k", *[f"{n} (G / L)" for n in names]],
-    )
-    return markdown(frame) + "\n"
+    rows = [
+        [str(idx), name if len(name) <= 60 else name[:57] + "...", str(k), *vals]
+        for (idx, name, k), vals in sorted(table.items())
+    ]
+    return markdown_rows(rows, ["Index", "Target", "k", *[f"{n} (G / L)" for n in names]]) + "\n"

@@ -12,18 +12,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from splitbench.core.counts import UnitCounts
-from splitbench.core.identity import CellKey, Comparable
+from splitbench.core.identity import CELL_FIELDS, CellKey, Comparable
 
 __all__ = [
     "SCHEMA_VERSION",
     "Environment",
     "FeatureProvenance",
     "MetricMeta",
+    "RunIdentity",
     "Timings",
     "UnitCounts",
     "UnitIdentity",
     "UnitMetrics",
     "UnitResult",
+    "cell_columns",
 ]
 
 SCHEMA_VERSION = "1.0"
@@ -55,8 +57,8 @@ class UnitMetrics(_Model):
     mean: float | None
 
 
-class UnitIdentity(_Model):
-    """What was run."""
+class RunIdentity(_Model):
+    """The method and benchmark subset a result was run with (unit and session results)."""
 
     method: str
     method_version: str
@@ -70,6 +72,17 @@ class UnitIdentity(_Model):
     simulation: bool
     subset: str
     subset_targets: int
+
+
+def cell_columns(run: RunIdentity, protocol: str, store_key: str) -> dict[str, Any]:
+    """A result's cell identity (:data:`~splitbench.core.identity.CELL_FIELDS`) as columns."""
+    extra = {"protocol": protocol, "store_key": store_key}
+    return {f: extra[f] if f in extra else getattr(run, f) for f in CELL_FIELDS}
+
+
+class UnitIdentity(RunIdentity):
+    """What was run."""
+
     target: str
     target_index: int
     target_key: str

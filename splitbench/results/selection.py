@@ -11,10 +11,12 @@ refused in one line that names the choices. Tables stay per benchmark and need n
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from splitbench.errors import ConfigError
+
+if TYPE_CHECKING:  # the CLI imports BENCHMARK_HELP at start-up; pandas costs 0.4 s
+    import pandas as pd
 
 BENCHMARK_HELP = (
     "Only results of this benchmark (NAME, or NAME@REVISION when one name has several data "

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from splitbench.results.schema import Environment, FeatureProvenance, Timings
+from splitbench.results.schema import Environment, FeatureProvenance, RunIdentity, Timings
 
 SESSION_SCHEMA_VERSION = "1.0"
 
@@ -21,21 +21,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SessionIdentity(_Model):
+def _ratio(part: int, whole: int | None) -> float | None:
+    return part / whole if whole else None
+
+
+class SessionIdentity(RunIdentity):
     """What was run: the method, the benchmark subset and the session."""
 
-    method: str
-    method_version: str
-    method_origin: str
-    shots: int | None
-    config: dict[str, Any]
-    config_hash: str
-    benchmark: str
-    benchmark_version: str
-    benchmark_revision: str
-    simulation: bool
-    subset: str
-    subset_targets: int
     track: Literal["batch", "sequential"]
     size: int
     order: int
@@ -45,7 +37,18 @@ class SessionIdentity(_Model):
 
 
 class SessionTargetCounts(_Model):
-    """Raw counts of one target (see :class:`splitbench.protocol.session.TargetCounts`)."""
+    """Raw counts of one target of a session.
+
+    Attributes:
+        key: Target key.
+        coarse_index: Its coarse class.
+        k: Its subcategories.
+        column: Its first fine column in the edited label space.
+        equivalent_correct: Equivalent videos right at the end of the session.
+        equivalent_total: Equivalent videos.
+        correct_after_edit: Equivalent videos right just after its own edit (sequential;
+            None in a batch session).
+    """
 
     key: str
     coarse_index: int
@@ -55,6 +58,16 @@ class SessionTargetCounts(_Model):
     equivalent_total: int
     correct_after_edit: int | None
 
+    @property
+    def generality(self) -> float | None:
+        """Fraction right at the end; None without equivalent videos."""
+        return _ratio(self.equivalent_correct, self.equivalent_total)
+
+    @property
+    def retention(self) -> float | None:
+        """End over right-after-edit correct counts; None when undefined."""
+        return _ratio(self.equivalent_correct, self.correct_after_edit)
+
 
 class SessionLocalityCounts(_Model):
     """Raw counts on the val videos outside every equivalent set of the session."""
@@ -63,6 +76,11 @@ class SessionLocalityCounts(_Model):
     unrelated_correct_original: int
     unrelated_changed: int
     unrelated_total: int
+
+    @property
+    def locality(self) -> float | None:
+        """Edited over original accuracy; None when the original gets none right."""
+        return _ratio(self.unrelated_correct_edited, self.unrelated_correct_original)
 
 
 class SessionMetrics(_Model):

@@ -9,6 +9,7 @@ share a cell, a table or a file pattern with single-split results.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,12 +20,14 @@ from splitbench.core.identity import CELL_FIELDS
 from splitbench.errors import DataError
 from splitbench.results.io import read_versioned
 from splitbench.results.render import SIMULATION_BANNER
+from splitbench.results.schema import cell_columns
 from splitbench.results.session_schema import SESSION_SCHEMA_VERSION, SessionResult
 from splitbench.results.tables import pct
 
 SESSION_CELL_KEYS = [*CELL_FIELDS, "track", "size"]
 """A session cell: the one comparability identity plus method, config, track and m."""
 SESSION_METRICS = ("generality", "locality", "retention", "mean")
+_ROW_FIELDS = ("track", "size", "order", "seed", "simulation", "shots")  # after the cell's
 
 
 def read_session(path: Path) -> SessionResult:
@@ -38,6 +41,9 @@ def read_session(path: Path) -> SessionResult:
     )
 
 
+_SESSION_FILE = re.compile(r"session-seed\d+\.json")
+
+
 def load_sessions(root: Path) -> list[SessionResult]:
     """Every session result under ``root`` (sorted by path).
 
@@ -47,35 +53,21 @@ def load_sessions(root: Path) -> list[SessionResult]:
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root}: results folder does not exist")
-    return [read_session(p) for p in sorted(root.rglob("session-seed*.json"))]
+    files = sorted(p for p in root.rglob("session-seed*.json") if _SESSION_FILE.fullmatch(p.name))
+    return [read_session(p) for p in files]  # not the session-seed<S>.failed.json records
 
 
 def session_frame(results: Sequence[SessionResult]) -> pd.DataFrame:
     """One row per session result with its identity and metrics."""
-    rows = []
-    for r in results:
-        s = r.session
-        rows.append(
-            {
-                "benchmark": s.benchmark,
-                "benchmark_version": s.benchmark_version,
-                "benchmark_revision": s.benchmark_revision,
-                "protocol": r.protocol,
-                "subset": s.subset,
-                "store_key": r.features.store_key,
-                "method": s.method,
-                "config_hash": s.config_hash,
-                "track": s.track,
-                "size": s.size,
-                "order": s.order,
-                "seed": s.seed,
-                "simulation": s.simulation,
-                "shots": s.shots,
-                **r.metrics.model_dump(),
-            }
-        )
-    return pd.DataFrame(rows, columns=[*SESSION_CELL_KEYS, "order", "seed", "simulation",
-                                       "shots", *SESSION_METRICS])  # fmt: skip
+    rows = [
+        {
+            **cell_columns(r.session, r.protocol, r.features.store_key),
+            **r.session.model_dump(include=set(_ROW_FIELDS)),
+            **r.metrics.model_dump(),
+        }
+        for r in results
+    ]
+    return pd.DataFrame(rows, columns=[*CELL_FIELDS, *_ROW_FIELDS, *SESSION_METRICS])
 
 
 def aggregate_sessions(results: Sequence[SessionResult]) -> pd.DataFrame:

@@ -18,12 +18,14 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from tabulate import tabulate
 
 from splitbench.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where a frame is built: the run's markdown needs none
+    import pandas as pd
 
 FORMATS = ("md", "csv", "json", "latex")
 DIGITS = 6
@@ -77,11 +79,13 @@ def pct_ci(lo: float | None, hi: float | None, digits: int = 1) -> str:
 
 def markdown(df: pd.DataFrame) -> str:
     """GitHub markdown of a formatted frame (no number parsing, so strings stay as given)."""
+    return markdown_rows(df.to_numpy().tolist(), list(df.columns))
+
+
+def markdown_rows(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """:func:`markdown` of formatted rows under ``headers``, without building a frame."""
     text: str = tabulate(
-        df.to_numpy().tolist(),
-        headers=list(df.columns),
-        tablefmt="github",
-        disable_numparse=True,
+        [list(r) for r in rows], headers=list(headers), tablefmt="github", disable_numparse=True
     )
     return text
 
@@ -97,6 +101,8 @@ def render(tables: Sequence[Table], fmt: str) -> str:
     if fmt == "latex":
         return "\n".join(_latex(t) for t in tables)
     if fmt == "csv":
+        import pandas as pd
+
         frames = [t.tidy.assign(table=t.title) for t in tables if not t.tidy.empty]
         if not frames:
             return ""

@@ -1,7 +1,7 @@
 """Results check themselves: metrics agree with counts, and one result per unit.
 
 A result's metrics are recomputed from its stored counts with the scorer's own rules
-(:class:`splitbench.protocol.scoring.Counts`), so a hand-edited or damaged number is caught
+(:class:`splitbench.core.counts.Counts`), so a hand-edited or damaged number is caught
 on load, with or without per-video logs. A folder holding two results for one unit (same
 comparability identity, target and seed — e.g. two copies of a run merged into one folder)
 is refused instead of averaged.
@@ -79,24 +79,3 @@ def check_unique(paths: Sequence[Path], results: Sequence[UnitResult]) -> None:
                 f"{result.unit.subset} target {result.unit.target_index} seed "
                 f"{result.unit.seed}); two results for one unit are never averaged — keep one"
             )
-
-
-def read_for_resume(path: Path) -> UnitResult:
-    """Read a result that a resumed run may skip.
-
-    Every kind of damage (unreadable, truncated, failing the schema, a future schema
-    version, metrics that disagree with the counts) is treated the same way: refused with
-    one line naming the file, never silently recomputed or counted as done.
-
-    Raises:
-        DataError: for a damaged result.
-    """
-    from splitbench.results.io import read_result
-
-    try:
-        return read_result(path)
-    except DataError as exc:
-        raise DataError(
-            f"{exc}; delete that file to recompute the unit, or rerun with "
-            f"--overwrite-strategy always"
-        ) from None

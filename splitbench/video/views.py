@@ -36,7 +36,6 @@ floats between processes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from splitbench.core.hashing import seed_from_text
 from splitbench.errors import ConfigError
 from splitbench.video.decode import DecodedVideo
 
@@ -232,7 +232,7 @@ class TrainViews:
 
     def rng(self, video_id: str) -> np.random.Generator:
         """The generator of one video's augmentations."""
-        h = int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:8], "little")
+        h = seed_from_text(video_id)
         return np.random.default_rng(np.random.SeedSequence([self.seed, h]))
 
     def crop_box(self, height: int, width: int, rng: np.random.Generator) -> tuple[int, ...]:

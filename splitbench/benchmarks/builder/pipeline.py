@@ -9,7 +9,6 @@ it and compares file by file. The CLI (``splitbench build-benchmark``) only call
 from __future__ import annotations
 
 import collections
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from splitbench.benchmarks.builder.recover import recover_inputs
 from splitbench.benchmarks.builder.writer import write_built
 from splitbench.benchmarks.model import Benchmark
 from splitbench.benchmarks.modifiers import ModifierTable
+from splitbench.core.hashing import file_sha256
 from splitbench.errors import DataError
 
 
@@ -58,7 +58,7 @@ def videos_per_label(inputs: CleanInputs) -> dict[str, int]:
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def build_from_files(

@@ -1,5 +1,8 @@
 """The benchmark catalog: names users pass to ``--benchmark``.
 
+It sits above the layers it dispatches to (benchmarks, the simulated feature stores, the Hub
+reader), so none of them imports it; the CLI and the evaluation facade do.
+
 ``synthetic`` needs nothing. ``ssv2-split`` and ``finegym-split`` need the official
 annotation files (``--annotations PATH`` or ``$SPLITBENCH_ANNOTATIONS``).
 """
@@ -12,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from splitbench.benchmarks import official
+from splitbench.benchmarks.builder.folder import is_layout_folder, load_layout_folder
 from splitbench.benchmarks.model import Benchmark
+from splitbench.benchmarks.modifiers import official_modifiers
+from splitbench.benchmarks.synthetic import SyntheticConfig, config_from_spec, synthetic_benchmark
 from splitbench.errors import ConfigError
 from splitbench.registry import Registry
 
 if TYPE_CHECKING:
-    from splitbench.benchmarks.synthetic import SyntheticConfig
     from splitbench.features.store import FeatureStore
 
 ANNOTATIONS_ENV = "SPLITBENCH_ANNOTATIONS"
@@ -57,18 +63,19 @@ _active_synthetic: list[SyntheticConfig] = []
 
 
 def _synthetic(_annotations: Path | None, _subsets: Sequence[str] | None) -> Benchmark:
-    from splitbench.benchmarks.synthetic import synthetic_benchmark
-
     return synthetic_benchmark(_active_synthetic[-1] if _active_synthetic else None)
 
 
 def _synthetic_stores() -> Mapping[str, FeatureStore]:
+    # Local: the simulation imports torch (~3 s), which loading an official benchmark or
+    # listing the catalog must not pay.
     from splitbench.features.simulate import synthetic_stores
 
     return synthetic_stores(_active_synthetic[-1] if _active_synthetic else None)
 
 
 def _synthetic_oracle(subsets: Sequence[str]) -> str:
+    # Local, like _synthetic_stores: the report runs the simulation (torch).
     from splitbench.features.sim_report import render_base_model, synthetic_oracle
 
     cfg = _active_synthetic[-1] if _active_synthetic else None
@@ -86,16 +93,12 @@ def _synthetic_oracle(subsets: Sequence[str]) -> str:
 
 def _official(spec_name: str) -> Callable[[Path | None, Sequence[str] | None], Benchmark]:
     def load(annotations: Path | None, subsets: Sequence[str] | None) -> Benchmark:
-        from splitbench.benchmarks import official
-
         spec = official.SSV2_SPLIT if spec_name == "ssv2-split" else official.FINEGYM_SPLIT
         if annotations is None:
             raise ConfigError(
                 f"{spec_name} needs the official annotation files: pass --annotations PATH "
                 f"(the Category-Splitting 'Datasets' folder) or set ${ANNOTATIONS_ENV}"
             )
-        from splitbench.benchmarks.modifiers import official_modifiers
-
         mods, source, types = official_modifiers(spec_name)
         return official.read_official(
             spec,
@@ -171,13 +174,12 @@ def load_benchmark(
         ConfigError: when annotations are needed but not given.
         DataError: when the annotation files are broken.
     """
-    from splitbench.benchmarks.builder.folder import is_layout_folder, load_layout_folder
+    # Local: the Hub modules import huggingface_hub and pandas (~1 s), which only a Hub
+    # reference needs.
     from splitbench.hub.source import parse_hub_ref
 
     base, sep, knobs = name.partition(":")
     if sep and base == "synthetic":
-        from splitbench.benchmarks.synthetic import config_from_spec
-
         _active_synthetic[:] = [config_from_spec(knobs)]
         return BENCHMARKS.get(base).loader(None, subsets)
     if name == "synthetic":
