@@ -69,6 +69,7 @@ def build_board(
     replicates: int = 1000,
     quiet: bool = True,
     log: Callable[[str], None] = _stderr,
+    jobs: int = 1,
 ) -> BuiltBoard:
     """Run what is missing for every method of ``registry`` and render the board.
 
@@ -79,6 +80,7 @@ def build_board(
         replicates: Bootstrap resamples of the intervals over videos.
         quiet: No progress bars and no per-method timing lines.
         log: Where progress lines and failed units are reported (default stderr).
+        jobs: Worker processes per subset (``--jobs``; the numbers are the same for any).
 
     Raises:
         ConfigError: for no seeds, a broken or ambiguous method, or failed units.
@@ -105,6 +107,7 @@ def build_board(
         log_samples=True,
         unmet="skip",
         on_run=on_run,
+        jobs=jobs,
     )
     if ev.failures:
         for line in ev.failure_lines(limit=10):

@@ -91,6 +91,21 @@ def test_shared_state_built_once_and_replaced(synthetic, synthetic_stores):
     assert shared.shared_state(a, synthetic_stores["A"]) is not s1  # A was freed for B
 
 
+def test_shared_state_closes_the_store_splits(synthetic, synthetic_stores):
+    """The memory-mapped splits are not kept open once copied (their pages stay resident)."""
+    from splitbench.protocol.context import load_val_features
+
+    shared.clear_shared_state()
+    store_a, a = synthetic_stores["A"], synthetic.subset("A")
+    val, train = store_a.split("val"), store_a.split("train")
+    s1 = shared.shared_state(a, store_a)
+    assert store_a.split("val") is not val  # closed after the float32 copy; reopens on demand
+    assert store_a.split("train") is train
+    shared.shared_state(synthetic.subset("B"), synthetic_stores["B"])
+    assert store_a.split("train") is not train  # A's splits closed when B's state was built
+    assert torch.equal(s1.features, load_val_features(a, store_a))  # still valid if held
+
+
 def test_artefact_cache_memory_disk_and_key(tmp_path, monkeypatch):
     monkeypatch.setenv("SPLITBENCH_CACHE", str(tmp_path))
     artefacts.clear_memory()

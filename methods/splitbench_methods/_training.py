@@ -102,12 +102,9 @@ class StateKeeper:
                 t.copy_(s)
 
 
-def adamw(params: Sequence[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with the fused CPU/GPU kernel where available (one kernel per step)."""
-    try:
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # pragma: no cover - very old torch or odd devices
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
+#: ``torch.optim.AdamW``'s default (β1, β2) and ε.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
 
 
 def cosine_lr(base: float, eta_min: float, epoch: int, t_max: int) -> float:
@@ -140,8 +137,8 @@ class ManualAdamW:
         self,
         param: torch.Tensor,
         weight_decay: float,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        betas: tuple[float, float] = ADAM_BETAS,
+        eps: float = ADAM_EPS,
     ) -> None:
         self.param = param
         self.grad = torch.zeros_like(param)

@@ -42,10 +42,14 @@ from splitbench.protocol import (
     SubsetContext,
 )
 from splitbench.protocol.artefacts import Artefact, shared_artefact
+from splitbench_methods._mlp_fit import (
+    LibraryRegressionStep,
+    MLPRegressionStep,
+    cosine_annealing_lrs,
+)
 from splitbench_methods._training import (
     EmaEarlyStopping,
     StateKeeper,
-    adamw,
     head_digest,
     seeded_generator,
     single_thread,
@@ -240,31 +244,32 @@ def fit_alignment(
     pairs: TrainingPairs,
     x: torch.Tensor,
     y: torch.Tensor,
+    *,
+    library: bool = False,
 ) -> AlignmentMap:
-    """Train g on ``pairs`` (text embeddings ``x``, targets ``y``) under ``seed``."""
+    """Train g on ``pairs`` (text embeddings ``x``, targets ``y``) under ``seed``.
+
+    ``library=True`` takes the steps through autograd and ``torch.optim.AdamW`` instead of
+    :class:`~splitbench_methods._mlp_fit.MLPRegressionStep` (same result bit for bit,
+    slower; the tests and ``bench/bench_ma_map.py`` compare them).
+    """
     gen = seeded_generator("modifier_alignment", ctx.benchmark.name, ctx.subset.name, seed)
     with single_thread():
         mlp = make_mlp(x.shape[1], tuple(config.hidden), y.shape[1], gen)
-        params = list(mlp.parameters())
-        opt = adamw(params, config.lr, config.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-            opt, T_max=config.max_epochs, eta_min=config.min_lr
-        )
+        step_class = LibraryRegressionStep if library else MLPRegressionStep
+        trainer = step_class(mlp, config.weight_decay)
+        lrs = cosine_annealing_lrs(config.lr, config.min_lr, config.max_epochs, config.max_epochs)
         stopper = EmaEarlyStopping(config.ema_beta, config.patience, config.min_delta, "max")
-        best = StateKeeper(params)
+        best = StateKeeper(trainer.params)
         n, bs = len(pairs.texts), config.batch_size
         stop = "max_epochs"
-        for _ in range(config.max_epochs):
+        for lr in lrs:
             perm = torch.randperm(n, generator=gen)
             xs, ys = x[perm], y[perm]  # one gather per epoch; batches are slices
             for i in range(0, n, bs):
-                loss = nn.functional.mse_loss(mlp(xs[i : i + bs]), ys[i : i + bs])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-            sched.step()
+                trainer.step(xs[i : i + bs], ys[i : i + bs], lr)
             with torch.no_grad():
-                cos = float(nn.functional.cosine_similarity(mlp(x), y, dim=1).mean())
+                cos = float(nn.functional.cosine_similarity(trainer.forward(x), y, dim=1).mean())
             if stopper.update(cos):
                 best.save()
             elif stopper.should_stop:

@@ -291,6 +291,7 @@ def build(
     ] = None,
     replicates: Replicates = 1000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    jobs: opt.Jobs = None,
 ) -> None:
     """Run every registered method on the synthetic benchmark and render the leaderboards.
 
@@ -302,13 +303,20 @@ def build(
     from splitbench.boards import build_board, write_changed
     from splitbench.progress import silence
     from splitbench.protocol import load_methods
+    from splitbench.protocol.parallel import default_jobs
     from splitbench.results.board import replace_region
 
     if quiet:
         silence()
     seed_list = list(dict.fromkeys(parse_ints(seeds, "--seeds")))
     built = build_board(
-        load_methods(), results, seed_list, replicates=replicates, quiet=quiet, log=err
+        load_methods(),
+        results,
+        seed_list,
+        replicates=replicates,
+        quiet=quiet,
+        log=err,
+        jobs=jobs if jobs is not None else default_jobs(),
     )
     board = built.board
     targets: dict[Path, str] = {output / n: text for n, text in board.files.items()}

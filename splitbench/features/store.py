@@ -299,6 +299,13 @@ class FeatureStore:
         for name in self.meta.splits:
             self.split(name)
 
+    def close_split(self, name: str) -> None:
+        """Forget the cached split ``name`` (the next :meth:`split` opens it again).
+
+        Its memory-mapped pages are released once no array still views them.
+        """
+        self._splits.pop(name, None)
+
     def has_split(self, name: str) -> bool:
         """Whether the store has a split called ``name``."""
         return name in self.meta.splits
