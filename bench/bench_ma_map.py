@@ -39,7 +39,7 @@ def main() -> int:
         fit_alignment,
     )
 
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.protocol.context import SubsetContext
 
     bench = load_benchmark(args.benchmark, annotations)

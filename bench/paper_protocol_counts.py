@@ -34,7 +34,7 @@ def run(out: Path, annotations: Path, jobs: int, benchmarks: tuple[str, ...] = B
     import os
 
     os.environ["SPLITBENCH_CACHE"] = str(space.tmp / "cache")  # no cached MA maps
-    from splitbench.benchmarks.catalog import load_benchmark
+    from splitbench.catalog import load_benchmark
     from splitbench.grids import get_preset, plan_grid, run_grid
 
     t = time.perf_counter()
