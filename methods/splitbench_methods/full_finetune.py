@@ -119,7 +119,7 @@ class FullFinetuneConfig:
         )
 
 
-class FullFinetune(Method):
+class FullFinetune(Method[FullFinetuneConfig]):
     """Finetune the whole ViT on the support shots, re-extract val, score the new store."""
 
     meta = MethodMeta(
@@ -134,7 +134,6 @@ class FullFinetune(Method):
     )
     config_class: ClassVar[type[Any]] = FullFinetuneConfig
     needs = Needs(videos=True, checkpoint=True)
-    config: FullFinetuneConfig
 
     @property
     def shots(self) -> int | None:

@@ -305,7 +305,7 @@ def fit_new_rows(
     return w_new.clone(), b_new.clone(), record
 
 
-class LowShotFinetune(Method):
+class LowShotFinetune(Method[FinetuneOptions]):
     """Train the k new rows on a few support shots (head only), from a chosen init."""
 
     meta = MethodMeta(
@@ -326,7 +326,6 @@ class LowShotFinetune(Method):
         note="trains each target's rows on its own shots, with cross-entropy over the current "
         "head (base rows and earlier targets' rows, all frozen)",
     )
-    config: FinetuneOptions
 
     def __init__(self, config: FinetuneOptions | None = None) -> None:
         super().__init__(config)

@@ -296,7 +296,7 @@ def fit_alignment(
     return AlignmentMap(mlp, summary)
 
 
-class ModifierAlignment(Method):
+class ModifierAlignment(Method[ModifierAlignmentConfig]):
     """Zero-shot edit ``W_S[j] = w_c + g(φ(modifier_j))`` with a learned alignment map g."""
 
     meta = MethodMeta(
@@ -316,7 +316,6 @@ class ModifierAlignment(Method):
         note="the map is trained once per seed on the base head (earlier targets' rows are "
         "not training pairs), so a sequential session's rows equal the batch session's",
     )
-    config: ModifierAlignmentConfig
 
     def __init__(self, config: ModifierAlignmentConfig | None = None) -> None:
         super().__init__(config)

@@ -117,7 +117,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return np.asarray(x / np.maximum(norm, 1e-12), dtype=np.float32)
 
 
-class ModifierRetrieval(Method):
+class ModifierRetrieval(Method[ModifierRetrievalConfig]):
     """Zero-shot edit ``W_S[j] = w_c + v_m*`` with greedily retrieved modifier vectors."""
 
     meta = MethodMeta(
@@ -138,7 +138,6 @@ class ModifierRetrieval(Method):
         note="the dictionary comes from the base head's fine groups, so a sequential "
         "session's rows equal the batch session's",
     )
-    config: ModifierRetrievalConfig
 
     def __init__(self, config: ModifierRetrievalConfig | None = None) -> None:
         super().__init__(config)
