@@ -30,7 +30,16 @@ TEXT_METHODS: dict[str, dict[str, str]] = {
     "modifier_alignment": {},
     "lowshot_finetune": {"shots": "1", "init": "modifier_alignment"},
 }
-DEFAULT_VARIANTS = ("typo:0.05", "typo:0.2", "case:0.3", "punct:0.3")
+DEFAULT_VARIANTS = (
+    "typo:0.05",
+    "typo:0.2",
+    "case:0.3",
+    "punct:0.3",
+    "paraphrase",
+    "long",
+    "fr",
+    "de",
+)
 DEFAULT_ENCODERS = ("minilm", "use-multilingual")
 
 
@@ -71,16 +80,17 @@ def robustness_report(
 
     chosen = methods if methods is not None else TEXT_METHODS
     specs = ["clean", *variants]
+    # every variant is built first: a bad spec or an incomplete curated table fails at once
+    benches = {spec: apply_text_variant(bench, parse_text_variant(spec)) for spec in specs}
     rows: list[dict[str, object]] = []
     simulation = bench.simulation
     for method, base_config in chosen.items():
         for encoder in encoders:
             frames: dict[str, pd.DataFrame] = {}
             for spec in specs:
-                variant_bench = apply_text_variant(bench, parse_text_variant(spec))
                 ev = evaluate(
                     [MethodSpec(method, {**base_config, "text_encoder": encoder})],
-                    variant_bench,
+                    benches[spec],
                     stores=stores,
                     subsets=subsets,
                     seeds=seeds,
@@ -90,6 +100,7 @@ def robustness_report(
                 )
                 if ev.failures:
                     raise MethodError("; ".join(ev.failure_lines(limit=3)))
+                simulation = simulation or ev.simulated
                 frames[spec] = ev.units()
             clean = frames["clean"].set_index(["subset", "target", "seed"])
             for spec in specs:
