@@ -61,6 +61,40 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
+def _wanted(
+    bench: Benchmark, subsets: Sequence[str] | None, targets: Sequence[str] | None
+) -> set[tuple[str, int]]:
+    """``(subset, coarse index)`` of the units asked for (the folders may hold more)."""
+    from splitbench.errors import UnknownNameError
+
+    out = set()
+    for name in subsets or list(bench.subsets):
+        sub = bench.subset(name)
+        for key in targets if targets is not None else [t.coarse_index for t in sub.targets]:
+            try:
+                out.add((sub.name, sub.target(key).coarse_index))
+            except UnknownNameError:
+                continue  # a target of another subset
+    return out
+
+
+def _paired(frames: Mapping[str, pd.DataFrame], wanted: set[tuple[str, int]]) -> dict[str, Any]:
+    """Each variant's units indexed by (subset, target, seed), on the units all share.
+
+    A results folder can hold units of an earlier, wider run; only the units asked for and
+    present for every variant are compared, so clean and variant means cover the same
+    targets.
+    """
+    keyed = {}
+    for spec, f in frames.items():
+        keep = [(s, int(i)) in wanted for s, i in zip(f["subset"], f["target_index"], strict=True)]
+        keyed[spec] = f[keep].set_index(["subset", "target", "seed"])
+    common = None
+    for df in keyed.values():
+        common = df.index if common is None else common.intersection(df.index)
+    return {spec: df.loc[common].sort_index() for spec, df in keyed.items()}
+
+
 def robustness_report(
     bench: Benchmark,
     *,
@@ -102,12 +136,13 @@ def robustness_report(
                     raise MethodError("; ".join(ev.failure_lines(limit=3)))
                 simulation = simulation or ev.simulated
                 frames[spec] = ev.units()
-            clean = frames["clean"].set_index(["subset", "target", "seed"])
+            indexed = _paired(frames, _wanted(bench, subsets, targets))
+            clean = indexed["clean"]
             for spec in specs:
-                df = frames[spec].set_index(["subset", "target", "seed"])
+                df = indexed[spec]
                 for subset in sorted(set(df.index.get_level_values(0))):
                     a = clean.loc[subset]
-                    b = df.loc[subset].reindex(a.index)
+                    b = df.loc[subset]
                     row: dict[str, object] = {
                         "subset": subset,
                         "method": method,
