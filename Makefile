@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_store_open.py
 	$(BIN)/python bench/bench_sessions.py
+	$(BIN)/python bench/bench_reader.py
 
 clean:
 	rm -rf $(VENV) splitbench-results .pytest_cache .mypy_cache .ruff_cache

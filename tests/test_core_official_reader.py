@@ -224,3 +224,108 @@ def test_wrong_root(tmp_path):
     with pytest.raises(DataError) as e:
         read_official(SPEC, tmp_path)
     assert "no Tiny-Split/group_scheme.json" in _one_line(e)
+
+
+# -- revision and parsed-benchmark cache ------------------------------------------------
+
+
+def _same_subsets(a, b) -> None:
+    for name, s in a.subsets.items():
+        r = b.subset(name)
+        assert (r.labels, r.findings, r.singletons) == (s.labels, s.findings, s.singletons)
+        assert np.array_equal(r.val.videos, s.val.videos)
+        assert np.array_equal(r.train.labels, s.train.labels)
+        for t, u in zip(s.targets, r.targets, strict=True):
+            for x, y in ((t.ft, u.ft), (t.equivalent, u.equivalent), (t.unrelated, u.unrelated)):
+                assert np.array_equal(x.rows, y.rows) and np.array_equal(x.labels, y.labels)
+            assert np.array_equal(t.excluded_val, u.excluded_val)
+
+
+def test_revision_covers_every_file_whatever_is_read(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPLITBENCH_CACHE", str(tmp_path / "cache"))
+    full = read_official(SPEC, tiny.parent)
+    only_a = read_official(SPEC, tiny.parent, subsets=["A"])
+    assert list(only_a.subsets) == ["A"] and only_a.revision == full.revision
+    # the same rows with one more blank line: other bytes in a file subset A never reads
+    (tiny / "B" / "train.csv").write_bytes((tiny / "B" / "train.csv").read_bytes() + b"\n")
+    assert read_official(SPEC, tiny.parent, subsets=["A"]).revision != full.revision
+
+
+def test_cache_gives_the_parsed_benchmark_back(tiny, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SPLITBENCH_CACHE", str(cache))
+    fresh = read_official(SPEC, tiny.parent, cache=False)
+    assert not (cache / "benchmarks").exists()
+    cold = read_official(SPEC, tiny.parent)
+    files = sorted((cache / "benchmarks").glob("*.npz"))
+    assert len(files) == 2
+    warm = read_official(SPEC, tiny.parent)
+    _same_subsets(fresh, cold)
+    _same_subsets(fresh, warm)
+    for f in files:  # an unreadable cache file is a miss, not an error
+        f.write_bytes(b"not an npz")
+    _same_subsets(fresh, read_official(SPEC, tiny.parent))
+
+
+def test_cache_never_hides_an_edit(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPLITBENCH_CACHE", str(tmp_path / "cache"))
+    read_official(SPEC, tiny.parent)
+    _duplicate_first(_first_target_dir(tiny) / "ft_set.csv")
+    with pytest.raises(DataError) as e:
+        read_official(SPEC, tiny.parent)
+    assert "appears more than once" in _one_line(e)
+
+
+ROW_FILES = [
+    b"a,1\nb,2\n",
+    b"a,1\r\nb,2\r\n",
+    b"\xef\xbb\xbfa,1\r\n",
+    b"a,1\rb,2",
+    b"a,1\n\n\nb,2\n",
+    b"a,1\n  \nb,2\n",
+    b" a ,1\n",
+    b"a, 1\n",
+    b"a,1 \n",
+    b"a\t,1\n",
+    b"a,+1\n",
+    b"a,-1\n",
+    b"a,1.0\n",
+    b",1\n",
+    b"a,\n",
+    b"a\n",
+    b"a,1,2\n",
+    b'"a,b",1\n',
+    b"a,\xc2\xb2\n",
+    b"a,1\x0bb,2\n",
+    b"\xc3\xa9,1\n",
+    b"a,1\x85\n",
+    b"a," + b"9" * 18 + b"\n",
+    b"a," + b"9" * 19 + b"\n",
+    b"",
+    b"\n\n",
+    b"\xff,1\n",
+]
+
+
+@pytest.mark.parametrize("data", ROW_FILES, ids=[repr(d)[:30] for d in ROW_FILES])
+def test_fast_rows_agree_with_the_line_by_line_rules(data, tmp_path):
+    from splitbench.benchmarks.csvrows import _slow_rows, read_rows
+
+    path = tmp_path / "x.csv"
+    try:
+        want = _slow_rows(path, data)
+    except DataError as exc:
+        with pytest.raises(DataError) as got:
+            read_rows(path, data)
+        assert str(got.value) == str(exc)
+        return
+    videos, labels = read_rows(path, data)
+    assert videos.to_pylist() == want[0] and labels.tolist() == want[1]
+    assert labels.dtype == np.int64
+
+
+def test_official_style_rows_take_the_vectorised_path():
+    from splitbench.benchmarks.csvrows import _fast_rows
+
+    assert _fast_rows(b"\xef\xbb\xbf12345,7\r\n67890,3\r\n") is not None
+    assert _fast_rows(b"12345,\xc2\xb2\r\n") is None  # left to the line-by-line reader

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from extract_helpers import cli
+from fault_helpers import assert_one_named_line
 
 RUN = ["run", "-m", "coarse_copy", "-s", "A", "--targets", "23,7", "--seeds", "0", "-q"]
 
@@ -399,16 +400,7 @@ def test_fault_ends_in_one_named_line(
     root = tmp_path / "case"
     shutil.copytree(pristine, root, symlinks=True)
     args = mutate(root)
-    got, _, err = cli(monkeypatch, capsys, *args)
-    assert got == code, err
-    assert "Traceback" not in err
-    if code == 2:
-        lines = [line for line in err.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("error: ")]
-        assert len(errors) == 1 and errors[0] == lines[-1], err
-        assert expected in errors[0], err
-    else:
-        assert expected in err, err
+    assert_one_named_line(code, expected, *cli(monkeypatch, capsys, *args))
 
 
 def test_case_names_are_unique() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -209,8 +210,12 @@ def _rewrite(path: Path, column: str, values: pa.Array | None) -> None:
 def test_incomplete_or_corrupted_folders(synthetic_folder: Path, tmp_path: Path) -> None:
     cases = []
 
-    def case(expect: str, damage) -> None:  # type: ignore[no-untyped-def]
+    def case(expect: str, damage, digests: bool = False) -> None:  # type: ignore[no-untyped-def]
         folder = copy_of(synthetic_folder, tmp_path / str(len(cases)))
+        if not digests:  # a folder written before digests: its structure is still checked
+            raw = json.loads((folder / MARKER).read_text())
+            del raw["digests"]
+            (folder / MARKER).write_text(json.dumps(raw))
         damage(folder)
         cases.append((folder, expect))
 
@@ -246,6 +251,11 @@ def test_incomplete_or_corrupted_folders(synthetic_folder: Path, tmp_path: Path)
         _rewrite(f / "A/targets.parquet", "n_unrelated", pa.array([c + 1 for c in col]))
 
     case("n_unrelated is", wrong_count)
+    case(
+        "A/sets.parquet: hub benchmark file content does not match the digest",
+        unknown_video,
+        digests=True,
+    )
     for folder, expect in cases:
         assert expect in one_line_error(folder), expect
 

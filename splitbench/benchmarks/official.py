@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from splitbench.benchmarks.model import (
-    Benchmark,
-    FineGroup,
-    SplitTarget,
-    Subset,
-    VideoSet,
-    VideoTable,
-)
+from splitbench.benchmarks import checks, official_cache
+from splitbench.benchmarks.checks import Rows
+from splitbench.benchmarks.csvrows import read_rows
+from splitbench.benchmarks.model import Benchmark, FineGroup, SplitTarget, Subset
 from splitbench.benchmarks.modifiers import DERIVED_SOURCE, ModifierLookup, derive_modifiers
+from splitbench.benchmarks.official_cache import ParsedSubset
+from splitbench.benchmarks.official_rules import cross_check, label_texts, parse_scheme
 from splitbench.errors import DataError
 
 SET_FILES = {
@@ -92,16 +90,45 @@ def resolve_root(spec: OfficialSpec, path: Path) -> Path:
     )
 
 
-class _Hasher:
-    def __init__(self) -> None:
-        self._h = hashlib.sha256()
+class _Files:
+    """Every file of the layout, read once; the data revision hashes all of them.
 
-    def add(self, path: Path, data: bytes) -> None:
-        self._h.update(path.name.encode())
-        self._h.update(data)
+    The revision covers every subset's files whichever subsets are read, so ``-s A`` and
+    ``-s all`` name the same data (and results resume into each other). The bytes are
+    hashed in the order the full reader has always read them (name, then bytes), so the
+    revision of a full read is the one recorded before this reader existed.
+    """
 
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()[:16]
+    def __init__(self, root: Path, scheme: bytes, partition: Mapping[str, Sequence[str]]):
+        self._data: dict[Path, bytes | OSError] = {}
+        h = hashlib.sha256()
+        h.update(b"group_scheme.json" + scheme)
+        for s in sorted(partition):
+            sdir = root / s
+            paths = [sdir / "labels.json", sdir / "train.csv", sdir / "val.csv"]
+            for g in partition[s]:
+                paths.extend(sdir / g / f for f in SET_FILES.values())
+            for p in paths:
+                try:
+                    data: bytes | OSError = p.read_bytes()
+                except OSError as exc:  # reported when (if) this subset is read
+                    data = exc
+                self._data[p] = data
+                h.update(p.name.encode())
+                h.update(data if isinstance(data, bytes) else b"\0unreadable\0")
+        self.revision = f"sha256:{h.hexdigest()[:16]}"
+
+    def get(self, path: Path) -> bytes:
+        data = self._data[path]
+        if isinstance(data, FileNotFoundError):
+            raise DataError(f"{path}: file is missing")
+        if isinstance(data, OSError):
+            raise data
+        return data
+
+    def rows(self, path: Path) -> Rows:
+        videos, labels = read_rows(path, self.get(path))
+        return Rows(str(path), videos, labels)
 
 
 def read_official(
@@ -112,8 +139,13 @@ def read_official(
     modifiers: ModifierLookup | None = None,
     modifier_source: str | None = None,
     split_types: Mapping[str, tuple[str, ...]] | None = None,
+    cache: bool = True,
 ) -> Benchmark:
     """Read and validate an official benchmark.
+
+    Only the subsets asked for are parsed; a parsed and validated subset is kept under the
+    cache folder, keyed by the data revision and the reader version, so the next read of
+    the same files only hashes them.
 
     Args:
         spec: Which benchmark (:data:`SSV2_SPLIT` or :data:`FINEGYM_SPLIT`).
@@ -122,29 +154,46 @@ def read_official(
         modifiers: ``(group, fine_labels) -> modifiers``; defaults to :func:`derive_modifiers`.
         modifier_source: Description of ``modifiers`` recorded in the benchmark.
         split_types: Coarse group → split-type tags.
+        cache: Use (and fill) the parsed-benchmark cache.
 
     Returns:
-        The validated :class:`Benchmark`.
+        The validated :class:`Benchmark`; its ``revision`` hashes every annotation file.
 
     Raises:
         DataError: on any broken promise of the files.
     """
     root = resolve_root(spec, path)
-    hasher = _Hasher()
     scheme_path = root / "group_scheme.json"
-    raw = _read_json(scheme_path, hasher)
-    scheme, partition = _parse_scheme(raw, scheme_path)
-    lookup = modifiers or (lambda _group, labels: derive_modifiers(labels))
-    wanted = list(subsets) if subsets else sorted(partition)
-    out: dict[str, Subset] = {}
+    try:
+        scheme_bytes = scheme_path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{scheme_path}: file is missing") from None
+    scheme, partition = parse_scheme(_parse_json(scheme_path, scheme_bytes), scheme_path)
+    named = {s.lower(): s for s in partition}  # subset names are case-insensitive
+    wanted = [named.get(s.lower(), s) for s in subsets] if subsets else sorted(partition)
     for name in wanted:
         if name not in partition:
             raise DataError(f"{scheme_path}: no subset {name!r} (has {', '.join(partition)})")
-        out[name] = _read_subset(
-            spec, root, name, scheme, partition, lookup, split_types or {}, hasher
-        )
+    files = _Files(root, scheme_bytes, partition)
+    layout = _Layout(spec, root, scheme, partition)
+    lookup = modifiers or (lambda _group, labels: derive_modifiers(labels))
+    out: dict[str, Subset] = {}
+    parsed_now = not cache
+    for name in wanted:
+        key = official_cache.cache_key(files.revision, spec.name, spec.display_name, name)
+        parsed = official_cache.load(key) if cache else None
+        if parsed is None or len(parsed.sets) != len(partition[name]):
+            parsed = _parse_subset(layout, name, files)
+            parsed_now = True
+            if cache:
+                official_cache.store(key, parsed)
+        out[name] = _assemble(layout, name, parsed, lookup, split_types or {})
     if len(out) == 2:
-        _cross_check(out, scheme)
+        key = official_cache.cache_key(files.revision, spec.name, spec.display_name, "A+B")
+        if parsed_now or not official_cache.is_marked(key):
+            cross_check(out)
+            if cache:
+                official_cache.mark(key)
     return Benchmark(
         name=spec.name,
         display_name=spec.display_name,
@@ -154,61 +203,23 @@ def read_official(
         partition=partition,
         simulation=False,
         source=str(root),
-        revision=f"sha256:{hasher.hexdigest()}",
+        revision=files.revision,
         modifier_source=modifier_source or DERIVED_SOURCE,
         citation=PAPER_CITATION,
         video_size=spec.video_size,
     )
 
 
-def _read_json(path: Path, hasher: _Hasher) -> object:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file is missing") from None
-    hasher.add(path, data)
+def _parse_json(path: Path, data: bytes) -> object:
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _parse_scheme(
-    raw: object, path: Path
-) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("group_scheme"), dict):
-        raise DataError(f"{path}: expected an object with a 'group_scheme' mapping")
-    scheme: dict[str, tuple[str, ...]] = {}
-    for group, members in raw["group_scheme"].items():
-        if (
-            not isinstance(members, list)
-            or not members
-            or not all(isinstance(m, str) for m in members)
-        ):
-            raise DataError(f"{path}: group {group!r} must map to a non-empty list of labels")
-        scheme[group] = tuple(members)
-    partition: dict[str, tuple[str, ...]] = {}
-    for key in ("A", "B"):
-        groups = raw.get(key)
-        if not isinstance(groups, list):
-            raise DataError(f"{path}: expected a list of coarse groups under {key!r}")
-        for g in groups:
-            if g not in scheme:
-                raise DataError(f"{path}: subset {key} lists {g!r}, which is not a group")
-            if len(scheme[g]) < 2:
-                raise DataError(f"{path}: subset {key} lists single-member group {g!r}")
-        partition[key] = tuple(groups)
-    both = set(partition["A"]) & set(partition["B"])
-    if both:
-        raise DataError(f"{path}: group {sorted(both)[0]!r} is in both subset A and B")
-    fine = [m for members in scheme.values() for m in members]
-    dup = {m for m in fine if fine.count(m) > 1}
-    if dup:
-        raise DataError(f"{path}: fine label {sorted(dup)[0]!r} belongs to several groups")
-    return scheme, partition
-
-
-def read_csv(path: Path, hasher: _Hasher | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a ``video_path,label_index`` file (no header; blank lines are skipped).
 
     Returns:
@@ -221,241 +232,137 @@ def read_csv(path: Path, hasher: _Hasher | None = None) -> tuple[np.ndarray, np.
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: file is missing") from None
-    if hasher is not None:
-        hasher.add(path, data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    videos: list[str] = []
-    labels: list[int] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split(",")
-        video = parts[0].strip()
-        label = parts[1].strip() if len(parts) == 2 else ""
-        if len(parts) != 2 or not video or not label.isdigit():
-            raise DataError(
-                f"{path}: line {line_no}: expected 'video_path,label_index' with an integer "
-                f"label, got {line.strip()!r}"
-            )
-        videos.append(video)
-        labels.append(int(label))
-    return np.array(videos, dtype=object), np.array(labels, dtype=np.int64)
+    videos, labels = read_rows(path, data)
+    return videos.to_numpy(zero_copy_only=False).astype(object), labels
 
 
-def _positions(table: VideoTable, videos: np.ndarray) -> np.ndarray:
-    """Row positions of ``videos`` in ``table`` (-1 where absent)."""
-    pos = table.position
-    return np.fromiter((pos.get(v, -1) for v in videos), dtype=np.int64, count=len(videos))
+@dataclass(frozen=True)
+class _Layout:
+    """One benchmark folder: its spec, root, group scheme and A/B partition."""
+
+    spec: OfficialSpec
+    root: Path
+    scheme: Mapping[str, tuple[str, ...]]
+    partition: Mapping[str, tuple[str, ...]]
+
+    def kept_fine(self, subset: str) -> list[str]:
+        """Groups that stay fine-grained in ``subset``: the other subset's targets."""
+        return [
+            g for other in sorted(self.partition) if other != subset for g in self.partition[other]
+        ]
 
 
-def _read_subset(
-    spec: OfficialSpec,
-    root: Path,
-    name: str,
-    scheme: Mapping[str, tuple[str, ...]],
-    partition: Mapping[str, tuple[str, ...]],
-    modifiers: ModifierLookup,
-    split_types: Mapping[str, tuple[str, ...]],
-    hasher: _Hasher,
-) -> Subset:
-    sdir = root / name
+def _parse_subset(layout: _Layout, name: str, files: _Files) -> ParsedSubset:
+    spec, scheme, partition = layout.spec, layout.scheme, layout.partition
+    sdir = layout.root / name
     labels_path = sdir / "labels.json"
-    raw = _read_json(labels_path, hasher)
-    if not isinstance(raw, dict) or not all(isinstance(v, int) for v in raw.values()):
-        raise DataError(f"{labels_path}: expected an object mapping label text to integer index")
-    n = len(raw)
-    if sorted(raw.values()) != list(range(n)):
-        raise DataError(f"{labels_path}: indices must be exactly 0..{n - 1}, each once")
-    labels = [""] * n
-    for text, idx in raw.items():
-        labels[idx] = text
-    index_of = dict(raw)
+    labels = label_texts(_parse_json(labels_path, files.get(labels_path)), labels_path)
+    n = len(labels)
+    index_of = {text: i for i, text in enumerate(labels)}
 
     def base_index(text: str, why: str) -> int:
         if text not in index_of:
             raise DataError(f"{labels_path}: missing label {text!r} ({why})")
-        return int(index_of[text])
+        return index_of[text]
 
-    tables: dict[str, VideoTable] = {}
-    for tname in ("train", "val"):
-        p = sdir / f"{tname}.csv"
-        videos, labs = read_csv(p, hasher)
-        _check_range(p, labs, 0, n, "a base label index")
-        _check_unique(p, videos)
-        tables[tname] = VideoTable(tname, videos, labs)
-    train, val = tables["train"], tables["val"]
-
-    other = [s for s in partition if s != name]
-    fine_groups: list[FineGroup] = []
-    for sname in other:
-        for g in partition[sname]:
-            members = scheme[g]
-            idx = tuple(base_index(m, f"fine member of group {g!r}") for m in members)
-            fine_groups.append(FineGroup(g, members, idx, modifiers(g, members)))
-    singletons = tuple(
-        base_index(members[0], "singleton group")
-        for g, members in scheme.items()
-        if len(members) == 1
+    train, val = (
+        checks.check_table(t, f"{t}.csv", files.rows(sdir / f"{t}.csv"), n)
+        for t in ("train", "val")
     )
-
+    fine_indices = {
+        g: tuple(base_index(m, f"fine member of group {g!r}") for m in scheme[g])
+        for g in layout.kept_fine(name)
+    }
+    for members in scheme.values():
+        if len(members) == 1:
+            base_index(members[0], "singleton group")
     findings: list[str] = []
-    targets: list[SplitTarget] = []
+    sets: list[checks.TargetSets] = []
+    read: list[tuple[str, int, list[Rows]]] = []
     for g in partition[name]:
         tdir = sdir / g
         if not tdir.is_dir():
             raise DataError(f"{tdir}: split-target folder is missing")
         c = base_index(g, "split target")
+        read.append((g, c, [files.rows(tdir / f) for f in SET_FILES.values()]))
+    # one lookup per table for all targets' sets: most of the reader's time otherwise
+    ft = iter(checks.locate(train, [r[2][0] for r in read]))
+    eq_un = iter(checks.locate(val, [x for r in read for x in r[2][1:]]))
+    for g, c, _ in read:
         fine = scheme[g]
-        k = len(fine)
-        sets: dict[str, VideoSet] = {}
-        for key, fname in SET_FILES.items():
-            p = tdir / fname
-            videos, labs = read_csv(p, hasher)
-            _check_unique(p, videos)
-            table = train if key == "ft" else val
-            rows = _positions(table, videos)
-            if (rows < 0).any():
-                i = int(np.flatnonzero(rows < 0)[0])
-                raise DataError(f"{p}: row {i + 1}: video {videos[i]!r} is not in {table.name}.csv")
-            if key == "unrelated":
-                _check_range(p, labs, 0, n, "a base label index")
-                mism = labs != table.labels[rows]
-                if mism.any():
-                    i = int(np.flatnonzero(mism)[0])
-                    raise DataError(
-                        f"{p}: row {i + 1}: label {labs[i]} differs from val.csv "
-                        f"({table.labels[rows[i]]}) for {videos[i]!r}"
-                    )
-            else:
-                _check_range(p, labs, n, n + k, f"a fine index of this target ({n}..{n + k - 1})")
-                notc = table.labels[rows] != c
-                if notc.any():
-                    i = int(np.flatnonzero(notc)[0])
-                    raise DataError(
-                        f"{p}: row {i + 1}: {videos[i]!r} has label "
-                        f"{table.labels[rows[i]]} in {table.name}.csv, expected coarse index {c}"
-                    )
-            sets[key] = VideoSet(key, table.name, rows.astype(np.int64), labs)
-        eq_rows, un_rows = sets["equivalent"].rows, sets["unrelated"].rows
-        in_eq = np.zeros(len(val), dtype=bool)
-        in_eq[eq_rows] = True
-        in_un = np.zeros(len(val), dtype=bool)
-        in_un[un_rows] = True
-        if (in_eq & in_un).any():
-            v = val.videos[int(np.flatnonzero(in_eq & in_un)[0])]
-            raise DataError(f"{tdir}: video {v!r} is in both equivalent_set and unrelated_set")
-        neither = np.flatnonzero(~(in_eq | in_un))
-        wrong = neither[val.labels[neither] != c]
-        if len(wrong):
-            v = val.videos[int(wrong[0])]
-            raise DataError(
-                f"{tdir}: val video {v!r} (label {val.labels[wrong[0]]}) is in neither "
-                f"equivalent_set nor unrelated_set"
-            )
-        in_ft = np.zeros(len(train), dtype=bool)
-        in_ft[sets["ft"].rows] = True
-        excluded_train = np.flatnonzero((train.labels == c) & ~in_ft)
-        if len(neither) or len(excluded_train):
-            findings.append(
-                f"{spec.display_name}/{name} target {c} {g!r}: {len(neither)} val and "
-                f"{len(excluded_train)} train videos labelled {c} are in none of its sets "
-                f"(they belong to an identically named fine label); excluded from scoring"
-            )
-        target = SplitTarget(
-            subset=name,
-            name=g,
-            coarse_index=c,
-            fine_labels=fine,
-            fine_indices=tuple(range(n, n + k)),
-            modifiers=modifiers(g, fine),
-            ft=sets["ft"],
-            equivalent=sets["equivalent"],
-            unrelated=sets["unrelated"],
-            split_types=tuple(split_types.get(g, ())),
-            excluded_val=neither.astype(np.int64),
-            excluded_train=excluded_train.astype(np.int64),
+        ts = checks.target_sets(
+            str(sdir / g), c, len(fine), n, train, val, next(ft), next(eq_un), next(eq_un)
         )
-        for which in ("ft", "equivalent"):
-            counts = target.counts(which)
+        sets.append(ts)
+        here = f"{spec.display_name}/{name} target {c} {g!r}"
+        if len(ts.excluded_val) or len(ts.excluded_train):
+            namesake = [h for h, members in scheme.items() if h != g and g in members]
+            why = (
+                "they belong to an identically named fine label"
+                if namesake
+                else "no set file lists them"
+            )
+            findings.append(
+                f"{here}: {len(ts.excluded_val)} val and {len(ts.excluded_train)} train videos "
+                f"labelled {c} are in none of its sets ({why}); excluded from scoring"
+            )
+        for which, vs in (("ft", ts.ft), ("equivalent", ts.equivalent)):
+            counts = np.bincount(vs.labels - n, minlength=len(fine))
             for zero in np.flatnonzero(counts == 0).tolist():
                 findings.append(
-                    f"{spec.display_name}/{name} target {c} {g!r}: subcategory {n + zero} "
-                    f"{fine[zero]!r} has 0 {which} videos"
+                    f"{here}: subcategory {n + zero} {fine[zero]!r} has 0 {which} videos"
                 )
-        targets.append(target)
-    for fg in fine_groups:
-        for text, idx in zip(fg.members, fg.indices, strict=True):
-            if idx in {t.coarse_index for t in targets}:
+    targets = {index_of[g] for g in partition[name]}
+    for group, indices in fine_indices.items():
+        for text, idx in zip(scheme[group], indices, strict=True):
+            if idx in targets:
                 findings.append(
                     f"{spec.display_name}/{name}: base class {idx} {text!r} is both a split "
-                    f"target and the identically named member of fine group {fg.name!r}"
+                    f"target and the identically named member of fine group {group!r}"
                 )
-    return Subset(
-        benchmark=spec.name,
-        name=name,
-        labels=tuple(labels),
-        train=train,
-        val=val,
-        targets=tuple(targets),
-        fine_groups=tuple(fine_groups),
-        singletons=singletons,
-        findings=tuple(findings),
+    return ParsedSubset(labels, train.table, val.table, tuple(sets), tuple(findings))
+
+
+def _assemble(
+    layout: _Layout,
+    name: str,
+    parsed: ParsedSubset,
+    modifiers: ModifierLookup,
+    split_types: Mapping[str, tuple[str, ...]],
+) -> Subset:
+    """The data model of a parsed (freshly or from the cache) subset."""
+    scheme = layout.scheme
+    index_of = {text: i for i, text in enumerate(parsed.labels)}
+    n = len(parsed.labels)
+    fine_groups = tuple(
+        FineGroup(g, scheme[g], tuple(index_of[m] for m in scheme[g]), modifiers(g, scheme[g]))
+        for g in layout.kept_fine(name)
     )
-
-
-def _check_range(path: Path, labels: np.ndarray, lo: int, hi: int, what: str) -> None:
-    bad = (labels < lo) | (labels >= hi)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{path}: row {i + 1}: label index {labels[i]} is unknown; expected {what} "
-            f"in [{lo}, {hi})"
+    targets = tuple(
+        SplitTarget(
+            subset=name,
+            name=g,
+            coarse_index=index_of[g],
+            fine_labels=scheme[g],
+            fine_indices=tuple(range(n, n + len(scheme[g]))),
+            modifiers=modifiers(g, scheme[g]),
+            ft=ts.ft,
+            equivalent=ts.equivalent,
+            unrelated=ts.unrelated,
+            split_types=tuple(split_types.get(g, ())),
+            excluded_val=ts.excluded_val,
+            excluded_train=ts.excluded_train,
         )
-
-
-def _check_unique(path: Path, videos: np.ndarray) -> None:
-    seen: set[str] = set()
-    for i, v in enumerate(videos):
-        if v in seen:
-            raise DataError(f"{path}: row {i + 1}: video {v!r} appears more than once")
-        seen.add(v)
-
-
-def _cross_check(subsets: Mapping[str, Subset], scheme: Mapping[str, tuple[str, ...]]) -> None:
-    """Check fine indices against the other subset, where the same labels are base classes.
-
-    In subset A, an equivalent video of target c with fine index N + i must carry, in subset
-    B's val.csv, the index that B's labels.json gives to ``group_scheme[c][i]``.
-    """
-    for s in subsets.values():
-        other = next(o for o in subsets.values() if o is not s)
-        index_of = {text: i for i, text in enumerate(other.labels)}
-        for t in s.targets:
-            for vs, table, otable in (
-                (t.equivalent, s.val, other.val),
-                (t.ft, s.train, other.train),
-            ):
-                if not len(vs):
-                    continue
-                expected = np.array([index_of[t.fine_labels[j]] for j in range(t.k)])
-                want = expected[vs.labels - t.fine_indices[0]]
-                orows = _positions(otable, table.videos[vs.rows])
-                if (orows < 0).any():
-                    v = table.videos[vs.rows[int(np.flatnonzero(orows < 0)[0])]]
-                    raise DataError(
-                        f"{s.benchmark}/{other.name}/{otable.name}.csv lacks video {v!r} "
-                        f"listed for target {t.name!r} of subset {s.name}"
-                    )
-                mism = otable.labels[orows] != want
-                if mism.any():
-                    i = int(np.flatnonzero(mism)[0])
-                    v = table.videos[vs.rows[i]]
-                    raise DataError(
-                        f"{s.benchmark}/{s.name}/{t.name}/{vs.name}: video {v!r} has fine index "
-                        f"{vs.labels[i]}, but subset {other.name} labels it "
-                        f"{other.labels[otable.labels[orows[i]]]!r}, not "
-                        f"{t.fine_labels[vs.labels[i] - t.fine_indices[0]]!r}"
-                    )
+        for g, ts in zip(layout.partition[name], parsed.sets, strict=True)
+    )
+    return Subset(
+        benchmark=layout.spec.name,
+        name=name,
+        labels=parsed.labels,
+        train=parsed.train,
+        val=parsed.val,
+        targets=targets,
+        fine_groups=fine_groups,
+        singletons=tuple(index_of[m[0]] for m in scheme.values() if len(m) == 1),
+        findings=parsed.findings,
+    )

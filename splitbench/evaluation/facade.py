@@ -263,7 +263,9 @@ def evaluate(
     if not seed_list:
         raise ConfigError("no seeds given")
     reg = registry if registry is not None else load_methods()
-    bench = load_benchmark(benchmark, annotations) if isinstance(benchmark, str) else benchmark
+    if isinstance(benchmark, str):  # only the subsets asked for are read (and validated)
+        benchmark = load_benchmark(benchmark, annotations, list(subsets) if subsets else None)
+    bench = benchmark
     chosen = list(subsets) if subsets else list(bench.subsets)
     for s in chosen:
         bench.subset(s)

@@ -31,23 +31,17 @@ import pyarrow.compute as pc
 from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
 from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
-from splitbench.features.verify import note_unverified, sha256_file, verify_file
-from splitbench.hub import cards
+from splitbench.hub.digests import digest_checker, record_digests
 from splitbench.hub.folder import (
     WrittenFolder,
     config_files,
-    configs_card_field,
     features_of,
     prepare_out,
-    read_card_configs,
-    read_json,
     read_parquet,
-    require,
-    write_json,
     write_parquet,
-    written,
 )
-from splitbench.hub.source import parse_hub_ref, resolve_folder
+from splitbench.hub.marker import finish_folder, folder_card, open_folder
+from splitbench.hub.source import parse_hub_ref
 from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 
@@ -128,14 +122,9 @@ def write_features_folder(
             "key": m.identity_key,
             "store": store_meta,
             "head": head_rel,
-            "digests": {
-                rel: sha256_file(out / rel)
-                for rel in [head_rel, *(f for fs in splits.values() for f in fs)]
-            },
+            "digests": record_digests(out, [head_rel, *(f for fs in splits.values() for f in fs)]),
         }
-    write_json(out / MARKER, meta)
-    features_card(stores, repo_id, layout, license).save(out / "README.md")
-    return written(out)
+    return finish_folder(out, MARKER, meta, features_card(stores, repo_id, layout, license))
 
 
 def features_card(
@@ -168,25 +157,25 @@ def features_card(
             }
         )
     rows = max((sm.count for m in metas for sm in m.splits.values()), default=0)
-    data = cards.card_data(
-        pretty_name=f"{first.benchmark} features: {model_name}",
-        license=license or ("mit" if simulation else "unknown"),
-        task_categories=["video-classification"],
-        size_categories=[cards.size_category(rows)],
-        tags=["splitbench", "feature-store", "video-features", first.benchmark]
-        + (["simulation"] if simulation else []),
-        configs=configs_card_field(layout),
-    )
-    return cards.render_card(
+    return folder_card(
         "features.md",
-        data,
-        repo_id=repo_id,
+        layout,
+        rows=rows,
+        tags=["splitbench", "feature-store", "video-features", first.benchmark],
         simulation=simulation,
-        benchmark=first.benchmark,
-        model_name=model_name,
-        subsets=subsets,
-        license_given=license is not None,
-        format=FORMAT,
+        fields={
+            "pretty_name": f"{first.benchmark} features: {model_name}",
+            "license": license or ("mit" if simulation else "unknown"),
+        },
+        context={
+            "repo_id": repo_id,
+            "simulation": simulation,
+            "benchmark": first.benchmark,
+            "model_name": model_name,
+            "subsets": subsets,
+            "license_given": license is not None,
+            "format": FORMAT,
+        },
     )
 
 
@@ -202,11 +191,13 @@ def load_hub_features(spec: str | Path, subsets: Sequence[str]) -> dict[str, Fea
     Raises:
         DataError: one line naming the missing subset, config, file or column.
     """
-    where = resolve_folder(spec, MARKER, "feature")
-    meta_path = where.path / MARKER
-    raw = read_json(meta_path, FORMAT)
-    available = require(raw, "subsets", dict, meta_path)
-    configs = read_card_configs(where.path)
+    opened = open_folder(spec, MARKER, FORMAT, "feature")
+    where, meta_path, available, configs = (
+        opened.where,
+        opened.meta_path,
+        opened.subsets,
+        opened.configs,
+    )
     root = cache_dir() / "hub-features" / re.sub(r"[^A-Za-z0-9._-]+", "--", where.revision)
     out: dict[str, FeatureStore] = {}
     for s in subsets:
@@ -251,7 +242,9 @@ def _materialise(
     head_path = folder / str(raw.get("head", f"{subset}/head.safetensors"))
     if not head_path.is_file():
         raise DataError(f"{head_path}: base head file is missing")
-    check = _digest_checker(folder, raw.get("digests"), f"{meta_path} (subset {subset})")
+    check = digest_checker(
+        folder, raw.get("digests"), f"{meta_path} (subset {subset})", "hub feature"
+    )
     check(head_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, prefix=f".{target.name}-")
@@ -294,26 +287,3 @@ def _materialise(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _digest_checker(folder: Path, digests: Any, where: str) -> Any:
-    """A function that checks one folder file against the digests the writer recorded.
-
-    Folders written before digests were recorded are read with one note that they are not
-    verified; in a folder with digests, a file that has none is an error.
-    """
-    if digests is None:
-        note_unverified(folder, "hub feature folder written before content digests")
-        return lambda path: None
-    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
-        raise DataError(f"{where}: field 'digests' must map file paths to sha256 strings")
-
-    def check(path: Path) -> None:
-        if not path.is_file():
-            return  # the reader names the missing file
-        rel = path.relative_to(folder).as_posix()
-        if rel not in digests:
-            raise DataError(f"{path}: file has no recorded digest in {where}")
-        verify_file(path, digests[rel], "hub feature file")
-
-    return check
