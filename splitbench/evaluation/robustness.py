@@ -78,7 +78,9 @@ def _wanted(
     return out
 
 
-def _paired(frames: Mapping[str, pd.DataFrame], wanted: set[tuple[str, int]]) -> dict[str, Any]:
+def _paired(
+    frames: Mapping[str, pd.DataFrame], wanted: set[tuple[str, int]], seeds: Sequence[int]
+) -> dict[str, Any]:
     """Each variant's units indexed by (subset, target, seed), on the units all share.
 
     A results folder can hold units of an earlier, wider run; only the units asked for and
@@ -87,7 +89,9 @@ def _paired(frames: Mapping[str, pd.DataFrame], wanted: set[tuple[str, int]]) ->
     """
     keyed = {}
     for spec, f in frames.items():
-        keep = [(s, int(i)) in wanted for s, i in zip(f["subset"], f["target_index"], strict=True)]
+        pairs = zip(f["subset"], f["target_index"], strict=True)
+        keep = np.array([(s, int(i)) in wanted for s, i in pairs], dtype=bool)
+        keep &= f["seed"].isin(list(seeds)).to_numpy()
         keyed[spec] = f[keep].set_index(["subset", "target", "seed"])
     common = None
     for df in keyed.values():
@@ -136,7 +140,7 @@ def robustness_report(
                     raise MethodError("; ".join(ev.failure_lines(limit=3)))
                 simulation = simulation or ev.simulated
                 frames[spec] = ev.units()
-            indexed = _paired(frames, _wanted(bench, subsets, targets))
+            indexed = _paired(frames, _wanted(bench, subsets, targets), seeds)
             clean = indexed["clean"]
             for spec in specs:
                 df = indexed[spec]
