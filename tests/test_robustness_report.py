@@ -38,3 +38,21 @@ def test_robustness_refuses_a_method_without_text(tmp_path: Path, monkeypatch, c
         main()
     assert exc.value.code == 2
     assert "text-using methods" in capsys.readouterr().err
+
+
+def test_a_wider_earlier_run_in_the_folder_does_not_unpair_the_report(
+    tmp_path: Path, synthetic_stores, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Clean units of targets the variant was not run on are left out of both means."""
+    base = ["splitbench", "leaderboard", "robustness", "--subset", "A", "-o", str(tmp_path)]
+    base += ["--methods", "modifier_retrieval", "--encoders", "minilm"]
+    for extra in (["--targets", "0,7", "--variants", ""], ["--targets", "0", "--variants", "fr"]):
+        monkeypatch.setattr(sys, "argv", [*base, *extra])
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    out = capsys.readouterr().out.split("### Text robustness")[-1]
+    rows = [line for line in out.splitlines() if line.startswith("| modifier_retrieval")]
+    assert len(rows) == 2 and "fr" in rows[1]
+    assert "nan" not in out

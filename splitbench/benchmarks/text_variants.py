@@ -17,10 +17,15 @@ Variants (``--text-variant KIND:RATE[:SEED]`` on ``splitbench run``):
   alter it).
 - ``punct:RATE`` — after each word, with probability RATE, a punctuation mark from
   ``, . ; ! ?`` is inserted, or, if the word ends in one, it is removed.
+- ``paraphrase``, ``long``, ``fr``, ``de`` — curated rewrites read from the benchmark's
+  table (:mod:`splitbench.benchmarks.text_tables`): a second phrasing, the text plus one
+  descriptive sentence, a French or a German translation. A text the table lacks is an
+  error naming the benchmark, kind and text; it is never left clean.
 
 Every variant is deterministic per seed: a text's noise depends only on (kind, rate, seed,
 the text), never on the order texts are visited. The variant enters the benchmark's data
-revision (``<revision>+text=<kind>:<rate>:seed<seed>:r<table revision>``), so results on a
+revision (``<revision>+text=<kind>:<rate>:seed<seed>:r<generator revision>``, or
+``<revision>+text=<kind>:table<table revision>`` for a curated kind), so results on a
 perturbed benchmark never share a cell with clean ones. No variant (``clean``) returns the
 benchmark unchanged.
 """
@@ -34,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
+from splitbench.benchmarks.text_tables import CURATED_KINDS, read_text_table
 from splitbench.core.hashing import seed_from_text
 from splitbench.errors import ConfigError
 
@@ -49,9 +55,11 @@ class TextVariant:
     """A text variant.
 
     Attributes:
-        kind: ``"clean"``, ``"typo"``, ``"case"`` or ``"punct"``.
-        rate: Per-letter (typo) or per-word (case, punct) probability, in ``[0, 1]``.
-        seed: Noise seed.
+        kind: ``"clean"``, ``"typo"``, ``"case"`` or ``"punct"`` (generated), or a curated
+            kind (``"paraphrase"``, ``"long"``, ``"fr"``, ``"de"``).
+        rate: Per-letter (typo) or per-word (case, punct) probability, in ``[0, 1]``
+            (unused by curated kinds).
+        seed: Noise seed (unused by curated kinds).
     """
 
     kind: str
@@ -64,12 +72,24 @@ class TextVariant:
         return self.kind == "clean"
 
     @property
+    def is_curated(self) -> bool:
+        """Whether the variant reads its rewrites from a benchmark's curated table."""
+        return self.kind in CURATED_KINDS
+
+    @property
     def tag(self) -> str:
-        """The variant's part of the data revision."""
+        """The generated variant's part of the data revision (curated: see module doc)."""
         return f"{self.kind}:{self.rate:g}:seed{self.seed}:r{GENERATOR_REVISION}"
 
     def apply(self, text: str) -> str:
-        """The variant of one text (deterministic per kind, rate, seed and text)."""
+        """The variant of one text (deterministic per kind, rate, seed and text).
+
+        Raises:
+            ValueError: for a curated kind, which needs its benchmark's table
+                (:func:`apply_text_variant`).
+        """
+        if self.is_curated:
+            raise ValueError(f"the curated variant {self.kind!r} needs a benchmark's table")
         if self.is_clean or self.rate == 0.0:
             return text
         rng = random.Random(seed_from_text(f"{self.tag}\x00{text}", byteorder="big"))
@@ -137,23 +157,30 @@ _GENERATORS: dict[str, Callable[[str, float, random.Random], str]] = {
     "punct": punct_noise,
 }
 
-KINDS = ("clean", *_GENERATORS)
+KINDS = ("clean", *_GENERATORS, *CURATED_KINDS)
 
 
 def parse_text_variant(spec: str | None) -> TextVariant:
-    """Parse ``KIND[:RATE[:SEED]]`` (``None`` or ``"clean"`` is the clean variant).
+    """Parse ``KIND[:RATE[:SEED]]`` or a curated ``KIND`` (``None``/``"clean"``: clean).
 
     Raises:
-        ConfigError: for an unknown kind, a rate outside [0, 1] or a non-integer seed.
+        ConfigError: for an unknown kind, a rate outside [0, 1], a non-integer seed or a
+            rate given to a curated kind.
     """
     if spec is None or spec.strip() in ("", "clean"):
         return TextVariant("clean")
     parts = spec.strip().split(":")
     kind = parts[0]
+    if kind in CURATED_KINDS:
+        if len(parts) > 1:
+            raise ConfigError(
+                f"--text-variant {spec!r}: the curated kind {kind!r} takes no RATE or SEED"
+            )
+        return TextVariant(kind)
     if kind not in _GENERATORS or len(parts) > 3:
         raise ConfigError(
-            f"--text-variant {spec!r}: expected KIND:RATE[:SEED] with KIND one of "
-            f"{', '.join(KINDS)}"
+            f"--text-variant {spec!r}: expected KIND:RATE[:SEED] (KIND one of "
+            f"{', '.join(_GENERATORS)}) or one of {', '.join(('clean', *CURATED_KINDS))}"
         )
     try:
         rate = float(parts[1]) if len(parts) > 1 else 0.1
@@ -167,27 +194,52 @@ def parse_text_variant(spec: str | None) -> TextVariant:
     return TextVariant(kind, rate, seed)
 
 
-def _target(t: SplitTarget, v: TextVariant) -> SplitTarget:
+def _target(t: SplitTarget, rewrite: Callable[[str], str]) -> SplitTarget:
     return dataclasses.replace(
         t,
-        fine_labels=tuple(v.apply(x) for x in t.fine_labels),
-        modifiers=tuple(v.apply(x) for x in t.modifiers),
+        fine_labels=tuple(rewrite(x) for x in t.fine_labels),
+        modifiers=tuple(rewrite(x) for x in t.modifiers),
     )
 
 
-def _subset(s: Subset, v: TextVariant) -> Subset:
-    return dataclasses.replace(s, targets=tuple(_target(t, v) for t in s.targets))
+def _subset(s: Subset, rewrite: Callable[[str], str]) -> Subset:
+    return dataclasses.replace(s, targets=tuple(_target(t, rewrite) for t in s.targets))
+
+
+def target_texts(bench: Benchmark) -> list[str]:
+    """Every text a variant rewrites: the split targets' fine labels and modifiers."""
+    texts = (
+        x for s in bench.subsets.values() for t in s.targets for x in (*t.fine_labels, *t.modifiers)
+    )
+    return list(dict.fromkeys(texts))
+
+
+def _curated(bench: Benchmark, variant: TextVariant) -> tuple[Callable[[str], str], str]:
+    """The rewrite of a curated kind and its revision tag; every target text is checked."""
+    table = read_text_table(bench.name)
+    missing = [x for x in target_texts(bench) if (x, variant.kind) not in table.rewrites]
+    if missing:
+        raise table.no_rewrite(missing[0], variant.kind, more=len(missing) - 1)
+    return (lambda x: table.rewrite(x, variant.kind)), f"{variant.kind}:table{table.revision}"
 
 
 def apply_text_variant(bench: Benchmark, variant: TextVariant) -> Benchmark:
     """The benchmark with its split targets' texts rewritten by ``variant``.
 
     The clean variant returns ``bench`` itself (same object, same revision).
+
+    Raises:
+        DataError: for a curated kind, when the benchmark has no table or the table lacks a
+            rewrite of one of its target texts (benchmark, kind and text named).
     """
     if variant.is_clean:
         return bench
+    if variant.is_curated:
+        rewrite, tag = _curated(bench, variant)
+    else:
+        rewrite, tag = variant.apply, variant.tag
     return dataclasses.replace(
         bench,
-        subsets={k: _subset(s, variant) for k, s in bench.subsets.items()},
-        revision=f"{bench.revision}+text={variant.tag}",
+        subsets={k: _subset(s, rewrite) for k, s in bench.subsets.items()},
+        revision=f"{bench.revision}+text={tag}",
     )

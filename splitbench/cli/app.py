@@ -56,7 +56,8 @@ def run(
         typer.Option(
             "--text-variant",
             help="Rewrite the split targets' fine labels and modifiers: typo:RATE, "
-            "case:RATE or punct:RATE, optionally :SEED (docs/robustness.md).",
+            "case:RATE or punct:RATE, optionally :SEED, or a curated paraphrase, long, fr "
+            "or de (docs/robustness.md).",
             rich_help_panel="Data",
         ),
     ] = None,

@@ -423,7 +423,7 @@ def robustness(
     ),
     variants: Annotated[
         str, typer.Option(help="Comma-separated --text-variant specs (clean is always run).")
-    ] = "typo:0.05,typo:0.2,case:0.3,punct:0.3",
+    ] = "typo:0.05,typo:0.2,case:0.3,punct:0.3,paraphrase,long,fr,de",
     targets: Annotated[
         str | None, typer.Option(help="Comma-separated coarse indices; default all.")
     ] = None,
@@ -434,10 +434,12 @@ def robustness(
         Path | None, typer.Option("--plot", help="Write the generality-drop plot (PNG).")
     ] = None,
     annotations: opt.Annotations = None,
+    features: opt.Features = None,
     output: Output = None,
 ) -> None:
     """Text robustness: G and L of text-using methods per encoder under each text variant."""
     from splitbench.catalog import load_benchmark
+    from splitbench.cli.common import parse_subsets, resolve_stores
     from splitbench.cli.validate import parse_targets
     from splitbench.evaluation.robustness import (
         TEXT_METHODS,
@@ -447,6 +449,7 @@ def robustness(
     )
 
     bench = load_benchmark(benchmark, annotations)
+    chosen = parse_subsets(subset, list(bench.subsets))
     names = [m for m in methods.split(",") if m] or list(TEXT_METHODS)
     unknown = [m for m in names if m not in TEXT_METHODS]
     if unknown:
@@ -460,8 +463,9 @@ def robustness(
         methods={m: TEXT_METHODS[m] for m in names},
         encoders=[e for e in encoders.split(",") if e],
         variants=[v for v in variants.split(",") if v],
-        subsets=None if subset == "all" else [subset],
+        subsets=chosen,
         targets=parse_targets(targets),
+        stores=resolve_stores(bench.name, features, chosen),
     )
     _emit(render_robustness(report), output)
     if plot is not None:

@@ -30,7 +30,16 @@ TEXT_METHODS: dict[str, dict[str, str]] = {
     "modifier_alignment": {},
     "lowshot_finetune": {"shots": "1", "init": "modifier_alignment"},
 }
-DEFAULT_VARIANTS = ("typo:0.05", "typo:0.2", "case:0.3", "punct:0.3")
+DEFAULT_VARIANTS = (
+    "typo:0.05",
+    "typo:0.2",
+    "case:0.3",
+    "punct:0.3",
+    "paraphrase",
+    "long",
+    "fr",
+    "de",
+)
 DEFAULT_ENCODERS = ("minilm", "use-multilingual")
 
 
@@ -52,6 +61,44 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
+def _wanted(
+    bench: Benchmark, subsets: Sequence[str] | None, targets: Sequence[str] | None
+) -> set[tuple[str, int]]:
+    """``(subset, coarse index)`` of the units asked for (the folders may hold more)."""
+    from splitbench.errors import UnknownNameError
+
+    out = set()
+    for name in subsets or list(bench.subsets):
+        sub = bench.subset(name)
+        for key in targets if targets is not None else [t.coarse_index for t in sub.targets]:
+            try:
+                out.add((sub.name, sub.target(key).coarse_index))
+            except UnknownNameError:
+                continue  # a target of another subset
+    return out
+
+
+def _paired(
+    frames: Mapping[str, pd.DataFrame], wanted: set[tuple[str, int]], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """Each variant's units indexed by (subset, target, seed), on the units all share.
+
+    A results folder can hold units of an earlier, wider run; only the units asked for and
+    present for every variant are compared, so clean and variant means cover the same
+    targets.
+    """
+    keyed = {}
+    for spec, f in frames.items():
+        pairs = zip(f["subset"], f["target_index"], strict=True)
+        keep = np.array([(s, int(i)) in wanted for s, i in pairs], dtype=bool)
+        keep &= f["seed"].isin(list(seeds)).to_numpy()
+        keyed[spec] = f[keep].set_index(["subset", "target", "seed"])
+    common = None
+    for df in keyed.values():
+        common = df.index if common is None else common.intersection(df.index)
+    return {spec: df.loc[common].sort_index() for spec, df in keyed.items()}
+
+
 def robustness_report(
     bench: Benchmark,
     *,
@@ -71,16 +118,17 @@ def robustness_report(
 
     chosen = methods if methods is not None else TEXT_METHODS
     specs = ["clean", *variants]
+    # every variant is built first: a bad spec or an incomplete curated table fails at once
+    benches = {spec: apply_text_variant(bench, parse_text_variant(spec)) for spec in specs}
     rows: list[dict[str, object]] = []
     simulation = bench.simulation
     for method, base_config in chosen.items():
         for encoder in encoders:
             frames: dict[str, pd.DataFrame] = {}
             for spec in specs:
-                variant_bench = apply_text_variant(bench, parse_text_variant(spec))
                 ev = evaluate(
                     [MethodSpec(method, {**base_config, "text_encoder": encoder})],
-                    variant_bench,
+                    benches[spec],
                     stores=stores,
                     subsets=subsets,
                     seeds=seeds,
@@ -90,13 +138,15 @@ def robustness_report(
                 )
                 if ev.failures:
                     raise MethodError("; ".join(ev.failure_lines(limit=3)))
+                simulation = simulation or ev.simulated
                 frames[spec] = ev.units()
-            clean = frames["clean"].set_index(["subset", "target", "seed"])
+            indexed = _paired(frames, _wanted(bench, subsets, targets), seeds)
+            clean = indexed["clean"]
             for spec in specs:
-                df = frames[spec].set_index(["subset", "target", "seed"])
+                df = indexed[spec]
                 for subset in sorted(set(df.index.get_level_values(0))):
                     a = clean.loc[subset]
-                    b = df.loc[subset].reindex(a.index)
+                    b = df.loc[subset]
                     row: dict[str, object] = {
                         "subset": subset,
                         "method": method,
