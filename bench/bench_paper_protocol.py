@@ -40,8 +40,12 @@ UNITS_PER_TARGET = 14
 
 def _warm_text_embeddings(benches: dict[str, Benchmark]) -> None:
     """Embed every text the protocol's methods look up, into the embedding cache."""
+    import torch
+
     from splitbench.models.text import get_text_encoder
 
+    # a forked child must not use the parent's intra-op thread pool (it hangs otherwise)
+    torch.set_num_threads(1)
     enc = get_text_encoder("minilm")
     for b in benches.values():
         for sub in b.subsets.values():

@@ -196,7 +196,7 @@ def base_model_figures(
     """Top-1 per view and per video (view-averaged softmax), and top-5 per video."""
     x = torch.from_numpy(np.asarray(feats, dtype=np.float32))
     logits = x @ torch.from_numpy(weight).T + torch.from_numpy(bias)
-    lab = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    lab = torch.tensor(np.asarray(labels), dtype=torch.int64)  # a copy: cached labels are read-only
     view_acc = (logits.argmax(-1) == lab[:, None]).double().mean()
     probs = torch.softmax(logits, -1).mean(1)
     video_acc = (probs.argmax(-1) == lab).double().mean()
