@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,18 +10,19 @@ from typing import Literal
 
 import torch
 
+from splitbench.core.hashing import seed_from_text, sha256_parts
+
 
 def seeded_generator(*parts: object) -> torch.Generator:
     """A CPU generator seeded from a hash of ``parts`` (independent of global RNG state)."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+    seed = seed_from_text("|".join(map(str, parts)))
+    return torch.Generator().manual_seed(seed & ((1 << 63) - 1))
 
 
 def head_digest(weight: torch.Tensor, bias: torch.Tensor) -> str:
     """Short content hash of a base head (keys per-head caches such as a trained MA map)."""
-    h = hashlib.sha256(weight.detach().cpu().float().numpy().tobytes())
-    h.update(bias.detach().cpu().float().numpy().tobytes())
-    return h.hexdigest()[:16]
+    arrays = (t.detach().cpu().float().numpy().tobytes() for t in (weight, bias))
+    return sha256_parts(arrays, 16)
 
 
 @contextmanager

@@ -27,7 +27,6 @@ seed) and independent of the method, and recorded in the unit result.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from splitbench.core.hashing import sha256_hex
 from splitbench.errors import ConfigError, DataError
 from splitbench.protocol import (
     Method,
@@ -437,7 +437,7 @@ class LowShotFinetune(Method[FinetuneOptions]):
         if sample.shots is None or (sample.policy_applied and sample.policy == "whole-ft"):
             videos = list(sample.videos)
             rec["videos"] = f"{len(videos)} videos (the whole ft set)"
-            rec["videos_sha256"] = hashlib.sha256("\n".join(videos).encode()).hexdigest()[:16]
+            rec["videos_sha256"] = sha256_hex("\n".join(videos), 16)
             rec.pop("labels", None)
         rec["count"] = len(sample.videos)
         return rec

@@ -15,7 +15,6 @@ an identically named fine label are in neither the equivalent nor the unrelated 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from splitbench.benchmarks.model import Benchmark, FineGroup, SplitTarget, Subse
 from splitbench.benchmarks.modifiers import DERIVED_SOURCE, ModifierLookup, derive_modifiers
 from splitbench.benchmarks.official_cache import ParsedSubset
 from splitbench.benchmarks.official_rules import cross_check, label_texts, parse_scheme
+from splitbench.core.hashing import sha256_parts
 from splitbench.errors import DataError
 
 SET_FILES = {
@@ -101,8 +101,7 @@ class _Files:
 
     def __init__(self, root: Path, scheme: bytes, partition: Mapping[str, Sequence[str]]):
         self._data: dict[Path, bytes | OSError] = {}
-        h = hashlib.sha256()
-        h.update(b"group_scheme.json" + scheme)
+        parts: list[bytes] = [b"group_scheme.json" + scheme]
         for s in sorted(partition):
             sdir = root / s
             paths = [sdir / "labels.json", sdir / "train.csv", sdir / "val.csv"]
@@ -114,9 +113,9 @@ class _Files:
                 except OSError as exc:  # reported when (if) this subset is read
                     data = exc
                 self._data[p] = data
-                h.update(p.name.encode())
-                h.update(data if isinstance(data, bytes) else b"\0unreadable\0")
-        self.revision = f"sha256:{h.hexdigest()[:16]}"
+                parts.append(p.name.encode())
+                parts.append(data if isinstance(data, bytes) else b"\0unreadable\0")
+        self.revision = f"sha256:{sha256_parts(parts, 16)}"
 
     def get(self, path: Path) -> bytes:
         data = self._data[path]

@@ -12,7 +12,6 @@ broken plugin is never stored, so the next call tries to import it again.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -22,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from splitbench.atomic import atomic_path
+from splitbench.core.hashing import sha256_hex
 from splitbench.core.plugins import ENTRY_POINT_GROUP
 from splitbench.errors import SplitbenchError
 from splitbench.paths import cache_dir
@@ -97,7 +97,7 @@ def listing_stamp() -> str:
     for package in sorted(packages):
         parts.append(f"package {package}")
         parts.extend(_source_files(package))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return sha256_hex("\n".join(parts))
 
 
 def _source_files(package: str) -> Iterator[str]:

@@ -13,9 +13,8 @@ race to compute the same one write identical files and never half a file.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from splitbench.atomic import atomic_path
+from splitbench.core.hashing import sha256_parts
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,20 @@ _memory: dict[tuple[str, str], Artefact] = {}
 
 def artefact_key(parts: Mapping[str, object]) -> str:
     """Hash of ``parts``: strings, numbers, JSON values, tensors or arrays (by content)."""
-    h = hashlib.sha256()
+    return sha256_parts(_key_parts(parts), 24)
+
+
+def _key_parts(parts: Mapping[str, object]) -> Iterator[bytes]:
     for name in sorted(parts):
         value = parts[name]
-        h.update(name.encode() + b"=")
+        yield name.encode() + b"="
         if isinstance(value, torch.Tensor | np.ndarray):
             arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
-            h.update(str(arr.dtype).encode() + str(arr.shape).encode())
-            h.update(np.ascontiguousarray(arr).tobytes())
+            yield str(arr.dtype).encode() + str(arr.shape).encode()
+            yield np.ascontiguousarray(arr).tobytes()
         else:
-            h.update(json.dumps(value, sort_keys=True, default=str).encode())
-        h.update(b";")
-    return h.hexdigest()[:24]
+            yield json.dumps(value, sort_keys=True, default=str).encode()
+        yield b";"
 
 
 def artefact_path(namespace: str, key: str) -> Path:

@@ -16,11 +16,12 @@ stay resident (SSv2-Split: 114 MB of val and 60 MB of train pages per subset).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from splitbench.core.hashing import sha256_hex, sha256_parts
 
 if TYPE_CHECKING:
     import torch
@@ -55,10 +56,7 @@ _current: SharedSubsetState | None = None
 
 
 def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
+    return sha256_parts((np.ascontiguousarray(a).tobytes() for a in arrays), 16)
 
 
 def state_key(subset: Subset, store: FeatureStore) -> tuple[str, str, str]:
@@ -68,7 +66,7 @@ def state_key(subset: Subset, store: FeatureStore) -> tuple[str, str, str]:
     return (
         f"{store.meta.key}@{store.path}",
         _digest(np.asarray(w), np.asarray(b)),
-        hashlib.sha256(order).hexdigest()[:16],
+        sha256_hex(order, 16),
     )
 
 
