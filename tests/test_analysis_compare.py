@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,6 +84,22 @@ def test_paired_bootstrap_interval_is_seeded_and_brackets_the_mean():
     assert lo < d.mean() < hi and d.min() <= lo and hi <= d.max()
 
 
+def _altered_copy(
+    results: Path, tmp_path: Path, path: tuple[str, ...], new: Callable[[Any], Any]
+) -> Path:
+    """A copy of a results folder with one field of every unit result rewritten."""
+    altered = tmp_path / "altered"
+    shutil.copytree(results, altered)
+    for f in altered.rglob("seed*.json"):
+        raw = json.loads(f.read_text())
+        node = raw
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = new(node[path[-1]])
+        f.write_text(json.dumps(raw))
+    return altered
+
+
 @pytest.mark.parametrize(
     ("field", "path"),
     [
@@ -92,15 +110,7 @@ def test_paired_bootstrap_interval_is_seeded_and_brackets_the_mean():
 )
 def test_refuses_different_protocols_versions_and_revisions(runs, tmp_path, field, path):
     a, b = runs
-    altered = tmp_path / "altered"
-    shutil.copytree(b, altered)
-    for f in altered.rglob("seed*.json"):
-        raw = json.loads(f.read_text())
-        node = raw
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = f"{node[path[-1]]}-other"
-        f.write_text(json.dumps(raw))
+    altered = _altered_copy(b, tmp_path, path, lambda old: f"{old}-other")
     res = CliRunner().invoke(app, ["leaderboard", "compare", str(a), str(altered)])
     assert isinstance(res.exception, IncomparableError)
     msg = str(res.exception)
@@ -109,12 +119,7 @@ def test_refuses_different_protocols_versions_and_revisions(runs, tmp_path, fiel
 
 def test_cli_prints_one_line_refusal(runs, tmp_path, monkeypatch, capsys):
     a, b = runs
-    altered = tmp_path / "altered"
-    shutil.copytree(b, altered)
-    for f in altered.rglob("seed*.json"):
-        raw = json.loads(f.read_text())
-        raw["protocol"] = "splitbench.protocol/999"
-        f.write_text(json.dumps(raw))
+    altered = _altered_copy(b, tmp_path, ("protocol",), lambda _: "splitbench.protocol/999")
     monkeypatch.setattr(sys, "argv", ["splitbench", "leaderboard", "compare", str(a), str(altered)])
     with pytest.raises(SystemExit) as exc:
         main()

@@ -174,13 +174,16 @@ def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any) -> t
     return int(info.value.code or 0), capsys.readouterr().err
 
 
+def push_synthetic(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> tuple[int, str]:
+    """``splitbench hub push-benchmark synthetic`` to the fake Hub: exit code and stderr."""
+    return run_main(["hub", "push-benchmark", "synthetic", "--repo-id", REPO], monkeypatch, capsys)
+
+
 def test_rejected_card_uploads_nothing(
     hub: FakeHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub.reject_card = True
-    code, err = run_main(
-        ["hub", "push-benchmark", "synthetic", "--repo-id", REPO], monkeypatch, capsys
-    )
+    code, err = push_synthetic(monkeypatch, capsys)
     assert code == 2 and err.count("\n") == 1
     assert "card rejected by the Hub" in err
     assert not hub.calls and not hub.commits
@@ -190,8 +193,6 @@ def test_hub_failure_is_one_line(
     hub: FakeHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub.fail_commit = True
-    code, err = run_main(
-        ["hub", "push-benchmark", "synthetic", "--repo-id", REPO], monkeypatch, capsys
-    )
+    code, err = push_synthetic(monkeypatch, capsys)
     assert code == 2
     assert err == f"error: upload to dataset {REPO} failed: 503 Server Error: Service Unavailable\n"
