@@ -184,13 +184,13 @@ def verification_costs(store: object, repeats: int = 5) -> None:
         fs.split("val")
         return time.perf_counter() - t
 
-    checked = store_mod.verify_file, store_mod.sha256_bytes, store_mod._check_finite
+    checked = store_mod.verify_file, store_mod.sha256_hex, store_mod._check_finite
     before, after = [], []
     for _ in range(repeats):
         store_mod.verify_file = lambda *a, **k: None  # type: ignore[assignment]
         store_mod._check_finite = lambda *a, **k: None  # type: ignore[assignment]
         before.append(read())
-        store_mod.verify_file, store_mod.sha256_bytes, store_mod._check_finite = checked
+        store_mod.verify_file, store_mod.sha256_hex, store_mod._check_finite = checked
         after.append(read())
     print(
         f"open head + val split, {repeats} runs: unchecked min {1e3 * min(before):.0f} / median "

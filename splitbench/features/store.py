@@ -35,15 +35,13 @@ from pydantic import (
 )
 
 from splitbench.atomic import atomic_path, atomic_write_text
-from splitbench.core.hashing import json_hash, sha256_parts
+from splitbench.core.hashing import file_sha256, json_hash, sha256_hex, sha256_parts
 from splitbench.errors import DataError
 from splitbench.features.sharded import ShardedFeatures
 from splitbench.features.verify import (
     first_non_finite,
     note_unverified,
     remember_verified,
-    sha256_bytes,
-    sha256_file,
     verify_file,
 )
 
@@ -262,7 +260,7 @@ class FeatureStore:
         data = p.read_bytes()
         if self.meta.head_digest is None:
             note_unverified(self.path, "feature store made before content digests")
-        elif sha256_bytes(data) != self.meta.head_digest:
+        elif sha256_hex(data) != self.meta.head_digest:
             raise DataError(
                 f"{p}: base head content does not match the digest recorded in store.json; "
                 f"the file is damaged or was edited — restore or regenerate the store"
@@ -417,7 +415,7 @@ class StoreWriter:
         target = self.path / "head.safetensors"
         with atomic_path(target) as tmp:
             save_file(tensors, str(tmp))
-            digest = sha256_file(tmp)
+            digest = file_sha256(tmp)
         self.meta.head_digest = digest
         self._flush()
 
@@ -443,7 +441,7 @@ class StoreWriter:
         with atomic_path(self.path / name) as tmp:
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
                 w.write_table(table)
-            digest = sha256_file(tmp)
+            digest = file_sha256(tmp)
         remember_verified(self.path / name, digest)
         sm.digests[name] = digest
         sm.content = None  # recomputed by finish()

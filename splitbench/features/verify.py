@@ -13,23 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from splitbench.core.hashing import file_sha256, sha256_hex
+from splitbench.core.hashing import file_sha256
 from splitbench.errors import DataError
 
 log = logging.getLogger("splitbench")
 
 _verified: dict[tuple[str, int, int, int], str] = {}
 _noted: set[str] = set()
-
-
-def sha256_bytes(data: bytes | memoryview) -> str:
-    """Hex SHA-256 of ``data``."""
-    return sha256_hex(data)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (the project's one file-hashing helper)."""
-    return file_sha256(path)
 
 
 def _stamp(path: Path) -> tuple[str, int, int, int]:
@@ -46,7 +36,7 @@ def verify_file(path: Path, expected: str, what: str = "file") -> None:
     stamp = _stamp(path)
     if _verified.get(stamp) == expected:
         return
-    got = sha256_file(path)
+    got = file_sha256(path)
     if got != expected:
         raise DataError(
             f"{path}: {what} content does not match the digest recorded when it was written "

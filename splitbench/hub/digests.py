@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from splitbench.core.hashing import file_sha256
 from splitbench.errors import DataError
-from splitbench.features.verify import note_unverified, sha256_file, verify_file
+from splitbench.features.verify import note_unverified, verify_file
 
 
 def record_digests(out: Path, files: Iterable[str]) -> dict[str, str]:
     """``{relative path: sha256}`` of ``files`` (POSIX paths relative to ``out``)."""
-    return {rel: sha256_file(out / rel) for rel in files}
+    return {rel: file_sha256(out / rel) for rel in files}
 
 
 def digest_checker(folder: Path, digests: Any, where: str, what: str) -> Callable[[Path], None]:
