@@ -320,6 +320,7 @@ class LowShotFinetune(Method[FinetuneOptions]):
     )
     config_class: ClassVar[type[Any]] = LowShotFinetuneConfig
     needs = Needs(text_encoder=True, support=True)
+    prepare_ahead = True  # the MA initialisation's map is a shared artefact
     session_support = SessionSupport(
         batch=True,
         sequential=True,
@@ -457,6 +458,7 @@ class LowShotFinetuneCoarse(LowShotFinetune):
     )
     config_class = LowShotCoarseConfig
     needs = Needs(support=True)
+    prepare_ahead = False  # nothing to prepare
 
 
 class LowShotFinetuneRandom(LowShotFinetune):
@@ -472,3 +474,4 @@ class LowShotFinetuneRandom(LowShotFinetune):
     )
     config_class = LowShotRandomConfig
     needs = Needs(support=True)
+    prepare_ahead = False  # nothing to prepare

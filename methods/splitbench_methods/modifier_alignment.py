@@ -310,6 +310,7 @@ class ModifierAlignment(Method[ModifierAlignmentConfig]):
     )
     config_class = ModifierAlignmentConfig
     needs = Needs(text_encoder=True)
+    prepare_ahead = True  # the map is a shared artefact (cached on disk)
     session_support = SessionSupport(
         batch=True,
         sequential=True,
