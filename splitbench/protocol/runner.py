@@ -210,7 +210,9 @@ class Runner:
                     for seed in seeds:
                         if plan.pending[seed]:
                             self._run_seed(ctx, scorer, plan, seed, env, progress)
-                del ctx, scorer  # free this subset's context before the next one is built
+                # free this subset's context (the guard holds it too) before the next is built
+                del ctx, scorer
+                self._head = None
         finally:
             bar.close()  # type: ignore[attr-defined]
         report.wall_s = time.perf_counter() - start
