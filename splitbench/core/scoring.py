@@ -18,7 +18,7 @@ class dominates so much that float32 underflows are recomputed exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -251,6 +251,15 @@ class SubsetScorer:
             rows = unsure.numpy()
             pred[unsure] = self.probabilities(masked, new_logits[unsure], rows=rows).argmax(1)
         return pred
+
+    def prepare(self, coarse: Iterable[Masked]) -> None:
+        """Build the per-mask caches (masked sums, unedited leads) for these masks now.
+
+        Called before forking ``--jobs`` workers, so they share one copy instead of each
+        building its own for every method.
+        """
+        for c in coarse:
+            self._leads(masked_classes(c))
 
     def _leads(self, masked: tuple[int, ...]) -> OldLead:
         """The unedited model's leading old class per video under ``masked`` (cached)."""
