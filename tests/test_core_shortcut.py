@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from splitbench.core.shortcut import old_lead, shortcut_predictions, view_sum, view_weights
+from splitbench.core.shortcut import (
+    old_lead,
+    shortcut_predictions,
+    sum_float64,
+    view_sum,
+    view_weights,
+)
 from splitbench.protocol.scoring import SubsetScorer
 
 N, V, D, C = 400, 4, 24, 9
@@ -78,12 +84,25 @@ def test_shortcut_decides_most_videos_and_defers_ties():
     lead = old_lead(scorer._a, scorer.probabilities(coarse))
     _, unsure = shortcut_predictions(lead, weights, view_sum(new_b, weights), bad, C)
     assert 0 < len(unsure) < N // 2  # the edit touches some videos, not most
-    # with two identical old rows, every video led by one of them is left to the full sum
+    # with two identical old rows, a video led by one of them is decided only when a new
+    # row beats both; the others are left to the full sum
     tied = _scorer(2, tie=True)
     rest = tied._masked_sum((0,))
     nl = tied.new_logits(*_rows(tied, "random", 0, 2))
     weights, new_b, _, bad = view_weights(rest, tied._m, nl)
     lead = old_lead(tied._a, tied.probabilities(0))
-    _, unsure = shortcut_predictions(lead, weights, view_sum(new_b, weights), bad, C)
+    pred, unsure = shortcut_predictions(lead, weights, view_sum(new_b, weights), bad, C)
     led_by_pair = torch.isin(lead.index, torch.tensor([2, 5])).nonzero(as_tuple=True)[0]
-    assert len(led_by_pair) > 0 and set(led_by_pair.tolist()) <= set(unsure.tolist())
+    decided = sorted(set(led_by_pair.tolist()) - set(unsure.tolist()))
+    assert len(led_by_pair) > len(decided)
+    assert (pred[decided] >= C).all()  # only where a new row beats both tied classes
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+@pytest.mark.parametrize("shape", [(1, 1), (17, 6), (3000, 6)])
+def test_sum_float64_is_torchs_sum(k, shape):
+    g = torch.Generator().manual_seed(k)
+    x = torch.exp(torch.randn(*shape, k, generator=g) * 8)  # magnitudes far apart: order shows
+    assert torch.equal(sum_float64(x), x.sum(-1, dtype=torch.float64))
+    xt = x.transpose(0, 1)
+    assert torch.equal(sum_float64(xt), xt.sum(-1, dtype=torch.float64))

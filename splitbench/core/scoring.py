@@ -158,8 +158,12 @@ class SubsetScorer:
         if rows is None:
             rest = self._masked_sum(masked)
         else:
-            a, m = a[:, rows], m[:, rows]
-            rest = self._rest[masked][:, rows] if masked in self._rest else _rest(a, masked)
+            idx = torch.as_tensor(
+                rows, dtype=torch.long
+            )  # index_select: ~4x faster than a[:, rows]
+            a, m = a.index_select(1, idx), m.index_select(1, idx)
+            cached = self._rest.get(masked)
+            rest = _rest(a, masked) if cached is None else cached.index_select(1, idx)
         w, b, nl, bad = view_weights(rest, m, new_logits)
         p_old = view_sum(a, w)
         p = p_old if b is None else torch.cat([p_old, view_sum(b, w)], dim=1)
@@ -242,15 +246,27 @@ class SubsetScorer:
         """
         if new_logits.shape[-1] == 0:
             return self.probabilities(coarse, new_logits).argmax(1)
+        pred, unsure = self.shortcut(coarse, new_logits)
+        if len(unsure):
+            rows = unsure.numpy()
+            probs = self.probabilities(coarse, new_logits[unsure], rows=rows)
+            pred[unsure] = probs.argmax(1)
+        return pred
+
+    def shortcut(
+        self, coarse: Masked, new_logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shortcut predictions for ``k > 0`` new rows, and the videos it leaves undecided.
+
+        Returns:
+            ``(predictions, unsure)``: predictions valid except at the ``unsure`` val rows,
+            which :meth:`predictions` scores with the full sum.
+        """
         masked = masked_classes(coarse)
         lead = self._leads(masked)
         w, b, _, bad = view_weights(self._masked_sum(masked), self._m, new_logits)
         assert b is not None  # k > 0
-        pred, unsure = shortcut_predictions(lead, w, view_sum(b, w), bad, self.num_classes)
-        if len(unsure):
-            rows = unsure.numpy()
-            pred[unsure] = self.probabilities(masked, new_logits[unsure], rows=rows).argmax(1)
-        return pred
+        return shortcut_predictions(lead, w, view_sum(b, w), bad, self.num_classes)
 
     def prepare(self, coarse: Iterable[Masked]) -> None:
         """Build the per-mask caches (masked sums, unedited leads) for these masks now.
