@@ -63,6 +63,11 @@ def main() -> int:
     add_annotations_option(ap)
     ap.add_argument("--jobs", type=int, default=None, help="default: one per usable CPU")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--no-prepare-ahead",
+        action="store_true",
+        help="A/B check: no helper process preparing MA maps ahead (splitbench.protocol.ahead)",
+    )
     args = ap.parse_args()
     annotations = require_annotations(args.annotations)
     space = scratch("splitbench-bench-paper-", own_cache=False)
@@ -73,11 +78,14 @@ def main() -> int:
     from splitbench.features.verify import forget_verified
     from splitbench.grids import get_preset, plan_grid, run_grid
     from splitbench.paths import cache_dir
-    from splitbench.protocol import artefacts, shared
+    from splitbench.protocol import ahead, artefacts, shared
     from splitbench.protocol.parallel import default_jobs
     from splitbench.protocol.scoring import count
 
     print(f"imports (torch, splitbench): {time.perf_counter() - t_import:.2f} s")
+    if args.no_prepare_ahead:
+        ahead.start = lambda *a, **k: None  # type: ignore[assignment]
+        print("prepare-ahead helper: off (--no-prepare-ahead)")
     jobs = args.jobs or default_jobs()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, --jobs {jobs}")
     benches, stores = {}, {}

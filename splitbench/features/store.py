@@ -292,7 +292,8 @@ class FeatureStore:
         Each file is hashed and scanned once per process (see
         :mod:`splitbench.features.verify`), so a store that was already read costs nothing
         more: a split whose shards are all unchanged since they were checked is not even
-        opened again (its pages stay unmapped).
+        opened again. A split this call opens is closed again once checked, so the pages
+        its scan touched do not stay resident.
 
         Raises:
             DataError: naming the first damaged file.
@@ -301,6 +302,7 @@ class FeatureStore:
         for name, sm in self.meta.splits.items():
             if name not in self._splits and not self._checked_before(sm):
                 self.split(name)
+                self.close_split(name)  # checked: its scanned pages need not stay mapped
 
     def _checked_before(self, sm: SplitMeta) -> bool:
         """Whether every shard of the split was verified and found finite, unchanged since."""
@@ -349,7 +351,10 @@ class FeatureStore:
             else:
                 note_unverified(self.path, "feature store made before content digests")
             table = _read_shard(p)
-            col = table.column("features").combine_chunks()
+            chunked = table.column("features")
+            # one record batch (what the writer writes): its array as it is, a view of the
+            # memory map; combine_chunks would copy it (a shard's size, held per open split)
+            col = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
             if col.type.list_size != width:
                 raise DataError(
                     f"{p}: rows hold {col.type.list_size} values, expected views × dim = "
