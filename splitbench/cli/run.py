@@ -13,139 +13,90 @@ from splitbench.cli.common import err, parse_kv, parse_subsets, resolve_stores
 
 def run(
     method: Annotated[
-        str,
-        typer.Option(
-            "--method",
-            "-m",
-            help="Method name (see 'splitbench list methods').",
-            rich_help_panel="Method",
-        ),
+        str, opt.METHOD("--method", "-m", help="Method name (see 'splitbench list methods').")
     ],
     benchmark: opt.Benchmark = "synthetic",
     subset: opt.Subset = "all",
     targets: Annotated[
         str | None,
-        typer.Option(
-            "--targets",
-            help="Comma-separated coarse indices (or target keys); default all.",
-            rich_help_panel="Data",
-        ),
+        opt.DATA("--targets", help="Comma-separated coarse indices (or target keys); default all."),
     ] = None,
     text_variant: Annotated[
         str | None,
-        typer.Option(
+        opt.DATA(
             "--text-variant",
             help="Rewrite the split targets' fine labels and modifiers: typo:RATE, "
             "case:RATE or punct:RATE, optionally :SEED, or a curated paraphrase, long, fr "
             "or de (docs/robustness.md).",
-            rich_help_panel="Data",
         ),
     ] = None,
     seeds: Annotated[
         str,
-        typer.Option(
-            "--seeds",
-            help="Comma-separated seeds. Deterministic methods run once, with the first.",
-            rich_help_panel="Method",
+        opt.METHOD(
+            "--seeds", help="Comma-separated seeds. Deterministic methods run once, with the first."
         ),
     ] = "0,1,2",
     output_dir: Annotated[
-        Path,
-        typer.Option(
-            "--output-dir",
-            "-o",
-            help="Where unit results go (one JSON per unit).",
-            rich_help_panel="Output",
-        ),
+        Path, opt.OUTPUT("--output-dir", "-o", help="Where unit results go (one JSON per unit).")
     ] = Path("splitbench-results"),
-    device: Annotated[
-        str, typer.Option(help="Torch device for methods that train.", rich_help_panel="Method")
-    ] = "cpu",
+    device: Annotated[str, opt.METHOD(help="Torch device for methods that train.")] = "cpu",
     annotations: opt.Annotations = None,
     features: opt.Features = None,
     config: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--config", "-c", help="Method option key=value (repeatable).", rich_help_panel="Method"
-        ),
+        list[str] | None, opt.METHOD("--config", "-c", help="Method option key=value (repeatable).")
     ] = None,
     config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config-file", help="Method options as JSON or TOML.", rich_help_panel="Method"
-        ),
+        Path | None, opt.METHOD("--config-file", help="Method options as JSON or TOML.")
     ] = None,
     overwrite_strategy: Annotated[
-        str,
-        typer.Option(
-            "--overwrite-strategy",
-            help="only-missing (resume) or always (recompute).",
-            rich_help_panel="Output",
-        ),
+        str, opt.OUTPUT("--overwrite-strategy", help="only-missing (resume) or always (recompute).")
     ] = "only-missing",
     plugin: Annotated[
         list[Path] | None,
-        typer.Option(
-            "--plugin",
-            help="A Python file defining Method subclasses (unpublished methods).",
-            rich_help_panel="Method",
+        opt.METHOD(
+            "--plugin", help="A Python file defining Method subclasses (unpublished methods)."
         ),
     ] = None,
     per_target: Annotated[
-        bool,
-        typer.Option(
-            "--per-target", help="Also print per-target tables.", rich_help_panel="Output"
-        ),
+        bool, opt.OUTPUT("--per-target", help="Also print per-target tables.")
     ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel="Output")
-    ] = False,
+    quiet: Annotated[bool, opt.OUTPUT("--quiet", "-q", help="No progress bar.")] = False,
     log_samples: Annotated[
         bool,
-        typer.Option(
+        opt.OUTPUT(
             "--log-samples",
             help="Also write per-video predictions (top-k, before and after the edit) to "
             "seed<S>.samples.parquet next to each result.",
-            rich_help_panel="Output",
         ),
     ] = False,
     log_top_k: Annotated[
-        int,
-        typer.Option(
-            "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
-        ),
+        int, opt.OUTPUT("--log-top-k", help="Classes kept per video by --log-samples.")
     ] = 5,
     unit_timeout: Annotated[
         float | None,
-        typer.Option(
+        opt.METHOD(
             "--unit-timeout",
             help="Seconds one method call (prepare, or one unit's edit) may run before its "
             "unit fails and the run goes on. Default: no limit.",
-            rich_help_panel="Method",
         ),
     ] = None,
     track: Annotated[
         str,
-        typer.Option(
+        opt.SESSIONS(
             "--track",
             help="single (one split per unit, the paper's protocol), or batch / sequential "
             "multi-target sessions (docs/sessions.md).",
-            rich_help_panel="Sessions",
         ),
     ] = "single",
     session_sizes: Annotated[
         str,
-        typer.Option(
+        opt.SESSIONS(
             "--session-sizes",
             help="Targets split in one session, comma-separated; 'all' = every target.",
-            rich_help_panel="Sessions",
         ),
     ] = "1,3,all",
     orders: Annotated[
-        int,
-        typer.Option(
-            "--orders", help="Seeded target orders per session size.", rich_help_panel="Sessions"
-        ),
+        int, opt.SESSIONS("--orders", help="Seeded target orders per session size.")
     ] = 3,
     jobs: opt.Jobs = None,
 ) -> None:
