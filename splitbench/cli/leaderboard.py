@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from splitbench.cli.common import err
 from splitbench.cli.leaderboard_build import build
 from splitbench.cli.leaderboard_common import (
+    STATISTICS,
     BenchmarkChoice,
     Format,
     Output,
@@ -194,9 +195,7 @@ def compare(
     fmt: Format = "md",
     output: Output = None,
     replicates: Replicates = 10000,
-    level: Annotated[
-        float, typer.Option("--level", help="Interval coverage.", rich_help_panel="Statistics")
-    ] = 0.95,
+    level: Annotated[float, STATISTICS("--level", help="Interval coverage.")] = 0.95,
     across_stores: Annotated[
         bool,
         typer.Option(

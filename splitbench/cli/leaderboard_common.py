@@ -5,28 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
+from splitbench.cli import options as opt
 from splitbench.errors import ConfigError
 from splitbench.results.selection import BENCHMARK_HELP
 
-Format = Annotated[
-    str, typer.Option("--format", "-f", help="md | csv | json | latex", rich_help_panel="Output")
-]
-Output = Annotated[
-    Path | None,
-    typer.Option("--output", help="Also write the output to this file.", rich_help_panel="Output"),
-]
-Plot = Annotated[
-    Path | None, typer.Option("--plot", help="Write a PNG figure here.", rich_help_panel="Output")
-]
-BenchmarkChoice = Annotated[
-    str | None,
-    typer.Option("--benchmark", "-b", help=BENCHMARK_HELP, rich_help_panel="Data"),
-]
-Replicates = Annotated[
-    int, typer.Option("--replicates", help="Bootstrap resamples.", rich_help_panel="Statistics")
-]
+STATISTICS = opt.in_panel("Statistics")
+
+Format = Annotated[str, opt.OUTPUT("--format", "-f", help="md | csv | json | latex")]
+Output = Annotated[Path | None, opt.OUTPUT("--output", help="Also write the output to this file.")]
+Plot = Annotated[Path | None, opt.OUTPUT("--plot", help="Write a PNG figure here.")]
+BenchmarkChoice = Annotated[str | None, opt.DATA("--benchmark", "-b", help=BENCHMARK_HELP)]
+Replicates = Annotated[int, STATISTICS("--replicates", help="Bootstrap resamples.")]
 
 
 def emit(text: str, output: Path | None) -> None:

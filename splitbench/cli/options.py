@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-# ``typer.Option`` in one ``--help`` panel: each panel's name is spelled once.
-DATA = functools.partial(typer.Option, rich_help_panel="Data")
-METHOD = functools.partial(typer.Option, rich_help_panel="Method")
-OUTPUT = functools.partial(typer.Option, rich_help_panel="Output")
-SESSIONS = functools.partial(typer.Option, rich_help_panel="Sessions")
+
+def in_panel(name: str) -> Callable[..., Any]:
+    """``typer.Option`` listed in the ``--help`` panel ``name`` (each panel spelled once)."""
+    return functools.partial(typer.Option, rich_help_panel=name)
+
+
+DATA = in_panel("Data")
+METHOD = in_panel("Method")
+OUTPUT = in_panel("Output")
+SESSIONS = in_panel("Sessions")
 
 Benchmark = Annotated[
     str,
