@@ -4,7 +4,7 @@ Runs ``grid --preset paper-methods`` (coarse copy and MR on 1 seed, MA on 3 seed
 finetuning with three initialisations on 3 seeds) on SSv2-Split and FineGym-Split A and B
 — 1,344 units — and prints total wall time, units, per-method wall time, peak RSS and the
 ratio to a floor computed in the same run: scoring alone (new logits, masked
-probabilities, argmax, counts) of every unit, serially, with the same scorer.
+predictions, counts) of every unit, serially, with the same scorer.
 
     python bench/bench_paper_protocol.py [--annotations PATH] [--jobs N] [--runs 3]
 
@@ -109,9 +109,9 @@ def main() -> int:
             bias = torch.zeros(target.k)
             orig = feats.scorer.original_predictions(target.coarse_index)
             t = time.perf_counter()
-            p = feats.scorer.probabilities(target.coarse_index, feats.scorer.new_logits(rows, bias))
+            new = feats.scorer.new_logits(rows, bias)
             count(
-                p.argmax(1),
+                feats.scorer.predictions(target.coarse_index, new),
                 orig,
                 target.equivalent.rows,
                 target.equivalent.labels,

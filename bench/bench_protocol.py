@@ -23,8 +23,37 @@ import os
 import resource
 import statistics
 import time
+from typing import Any
 
 from _common import add_annotations_option, require_annotations, scratch, simulated_store
+
+
+def shortcut_costs(scorer: Any, method: Any, ctx: object, subset: Any, seed: int) -> None:
+    """Print how many videos the shortcut leaves to the full sum, and both paths' times."""
+    import torch
+
+    from splitbench.protocol import SplitTask
+
+    undecided, videos, full, short = 0, 0, [], []
+    for target in subset.targets:
+        rows = method.edit(SplitTask(target, subset), ctx, seed)
+        new = scorer.new_logits(rows.weight, rows.bias)
+        t = time.perf_counter()
+        want = scorer.probabilities(target.coarse_index, new).argmax(1)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        got = scorer.predictions(target.coarse_index, new)
+        short.append(time.perf_counter() - t)
+        if not torch.equal(got, want):
+            raise SystemExit(f"shortcut predictions differ from the full argmax on {target.name}")
+        undecided += len(scorer.shortcut(target.coarse_index, new)[1])
+        videos += len(got)
+    print(
+        f"predictions of {len(full)} MR units: full view sum + argmax median "
+        f"{1000 * statistics.median(full):.2f} ms, shortcut median "
+        f"{1000 * statistics.median(short):.2f} ms (identical predictions; "
+        f"{undecided / videos:.1%} of videos left to the full sum)"
+    )
 
 
 def main() -> None:
@@ -110,6 +139,7 @@ def main() -> None:
         f"{1000 * statistics.median(per_unit) if per_unit else float('nan'):.1f} ms)"
     )
 
+    shortcut_costs(scorer, method, ctx, subset, seeds[0])
     contained_unit_costs(ctx, scorer, method, subset, seeds[0], args.repeats)
     del ctx, scorer, method
     import gc

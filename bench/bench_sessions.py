@@ -28,17 +28,17 @@ def main() -> None:
     sim = open_simulated_subset(args, "splitbench-bench-sessions-")
     bench, subset, store, space = sim.bench, sim.subset, sim.store, sim.space
 
-    from splitbench.protocol import load_methods
-    from splitbench.protocol.plan import SubsetPlan
-    from splitbench.protocol.runner import Runner
+    from splitbench.protocol import SubsetContext, load_methods
     from splitbench.protocol.session import edit_session, score_session, session_order
     from splitbench.protocol.session_runner import SessionRunner
+    from splitbench.protocol.shared import shared_state
 
     method = load_methods().get("modifier_retrieval")()
     stores = {args.subset: store}
-    units = Runner(method, bench, stores, space.tmp / "unused", progress=False)
     t = time.perf_counter()
-    ctx, scorer = units._context(SubsetPlan(subset, store, list(subset.targets)))
+    state = shared_state(subset, store)  # what every runner of this process shares
+    scorer = state.scorer
+    ctx = SubsetContext(bench, subset, store, state.weight, state.bias, _val=state.features)
     print(f"subset state (float32 features, base logits): {time.perf_counter() - t:.2f} s")
     method.prepare(ctx, 0)
     order = session_order(subset.targets, 0)

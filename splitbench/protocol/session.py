@@ -216,7 +216,7 @@ def score_session(
     targets = edit.targets
     masked = tuple(t.coarse_index for t in targets)
     new_logits = scorer.new_logits(edit.weight, edit.bias)  # (N, V, K), once for all steps
-    preds = scorer.probabilities(masked, new_logits).argmax(1)
+    preds = scorer.predictions(masked, new_logits)
     original = scorer.original_predictions(masked)
     per_target = []
     columns = 0

@@ -68,7 +68,7 @@ class UnitSink:
             unrelated_rows=target.unrelated.rows,
             unrelated_labels=target.unrelated.labels,
             videos=ctx.subset.val.videos,
-            probs=scored.probs.numpy(),
+            probs=scored.probabilities().numpy(),
             probs_original=scorer.probabilities(c).numpy(),
             pred=scored.preds.numpy(),
             pred_original=scored.original.numpy(),
