@@ -37,13 +37,14 @@ from torch import nn
 from splitbench.core.hashing import sha256_hex
 from splitbench.errors import ConfigError, DataError
 from splitbench.protocol import (
+    PAPER,
     Method,
-    MethodMeta,
     Needs,
     NewRows,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    paper_meta,
 )
 from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
 from splitbench_methods._training import (
@@ -59,7 +60,6 @@ from splitbench_methods.modifier_alignment import (
     ModifierAlignment,
     ModifierAlignmentConfig,
 )
-from splitbench_methods.modifier_retrieval import CITATION
 
 InitName = Literal["random", "coarse", "modifier_alignment"]
 INITS: tuple[str, ...] = ("random", "coarse", "modifier_alignment")
@@ -308,22 +308,19 @@ def fit_new_rows(
 class LowShotFinetune(Method[FinetuneOptions]):
     """Train the k new rows on a few support shots (head only), from a chosen init."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune",
-        display_name="Low-shot finetuning (head only)",
-        description="Train only the k new rows on sampled support shots (CE over all "
+    meta = paper_meta(
+        "lowshot_finetune",
+        "Low-shot finetuning (head only)",
+        "Train only the k new rows on sampled support shots (CE over all "
         "logits, feature dropout, EMA early stopping); init random | coarse | "
         "modifier_alignment (default).",
+        paper=f"{PAPER}, §4 (low-shot finetuning)",
         shots=None,
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, §4 (low-shot finetuning)",
-        citation=CITATION,
     )
     config_class: ClassVar[type[Any]] = LowShotFinetuneConfig
     needs = Needs(text_encoder=True, support=True)
-    session_support = SessionSupport(
-        batch=True,
-        sequential=True,
-        note="trains each target's rows on its own shots, with cross-entropy over the current "
+    session_support = SessionSupport.both(
+        "trains each target's rows on its own shots, with cross-entropy over the current "
         "head (base rows and earlier targets' rows, all frozen)",
     )
 
@@ -446,14 +443,12 @@ class LowShotFinetune(Method[FinetuneOptions]):
 class LowShotFinetuneCoarse(LowShotFinetune):
     """Low-shot finetuning from the coarse row (the released code's default init)."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune_coarse",
-        display_name="Low-shot finetuning, coarse init",
-        description="lowshot_finetune with init=coarse: the new rows start as copies of "
-        "(w_c, b_c).",
-        shots=None,
+    meta = paper_meta(
+        "lowshot_finetune_coarse",
+        "Low-shot finetuning, coarse init",
+        "lowshot_finetune with init=coarse: the new rows start as copies of (w_c, b_c).",
         paper=LowShotFinetune.meta.paper,
-        citation=CITATION,
+        shots=None,
     )
     config_class = LowShotCoarseConfig
     needs = Needs(support=True)
@@ -462,13 +457,12 @@ class LowShotFinetuneCoarse(LowShotFinetune):
 class LowShotFinetuneRandom(LowShotFinetune):
     """Low-shot finetuning from random rows (trunc-normal 0.02, zero bias)."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune_random",
-        display_name="Low-shot finetuning, random init",
-        description="lowshot_finetune with init=random: trunc-normal(0.02) rows, zero bias.",
-        shots=None,
+    meta = paper_meta(
+        "lowshot_finetune_random",
+        "Low-shot finetuning, random init",
+        "lowshot_finetune with init=random: trunc-normal(0.02) rows, zero bias.",
         paper=LowShotFinetune.meta.paper,
-        citation=CITATION,
+        shots=None,
     )
     config_class = LowShotRandomConfig
     needs = Needs(support=True)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,19 @@ VICLIP_B16 = ViCLIPConfig(
     text_width=512,
     text_heads=8,
 )
+
+
+def reduced_config(
+    width: int, layers: int, heads: int, base: ViCLIPConfig = VICLIP_L14, **shape: int
+) -> ViCLIPConfig:
+    """``base`` with both towers shrunk to one width, depth and head count.
+
+    For random-weight models in the released layout that run on a CPU (tests, benchmarks);
+    ``shape`` overrides any other field (``image_size``, ``embed_dim``, ...).
+    """
+    sizes = {"width": width, "layers": layers, "heads": heads}
+    towers = {f"{tower}_{k}": v for tower in ("vision", "text") for k, v in sizes.items()}
+    return replace(base, **towers, **shape)
 
 
 class ViCLIPVision(nn.Module):
