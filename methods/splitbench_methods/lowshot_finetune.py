@@ -27,15 +27,14 @@ seed) and independent of the method, and recorded in the unit result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from splitbench.core.hashing import sha256_hex
-from splitbench.errors import ConfigError, DataError
+from splitbench.errors import DataError
 from splitbench.protocol import (
     PAPER,
     Method,
@@ -46,263 +45,46 @@ from splitbench.protocol import (
     SubsetContext,
     paper_meta,
 )
-from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
-from splitbench_methods._training import (
-    EmaEarlyStopping,
-    ManualAdamW,
-    StateKeeper,
-    cosine_lr,
-    seeded_generator,
-    single_thread,
+from splitbench.protocol.shots import ShotSample, sample_shots
+from splitbench_methods._lowshot_fit import (
+    SupportData,
+    fit_new_rows,
+    holdout_split,
+    views_as_samples,
 )
-from splitbench_methods.modifier_alignment import (
-    AlignmentMap,
-    ModifierAlignment,
-    ModifierAlignmentConfig,
+from splitbench_methods._training import seeded_generator, single_thread
+from splitbench_methods.lowshot_config import (
+    INITS,
+    FinetuneOptions,
+    InitName,
+    LowShotCoarseConfig,
+    LowShotFinetuneConfig,
+    LowShotRandomConfig,
 )
+from splitbench_methods.modifier_alignment import AlignmentMap, ModifierAlignment
 
-InitName = Literal["random", "coarse", "modifier_alignment"]
-INITS: tuple[str, ...] = ("random", "coarse", "modifier_alignment")
-
-
-@dataclass(frozen=True)
-class FinetuneOptions:
-    """Options shared by every low-shot finetuning variant.
-
-    Attributes:
-        shots: Support videos per subcategory (1, 2, 5, 10, …) or ``"all"`` (the whole ft
-            set: the full-data head-only reference).
-        shot_policy: When a subcategory has fewer ft videos than ``shots``: ``available``
-            (use what it has, recorded), ``whole-ft`` (the released code's fallback to the
-            whole ft set) or ``strict`` (error naming the subcategory).
-        dropout: Feature dropout probability during training.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        batch_size: Samples (views) per step.
-        max_epochs: Epoch budget; also the cosine schedule's period.
-        min_lr: Learning rate at the end of the cosine schedule.
-        ema_beta: Smoothing of the epoch loss for early stopping.
-        patience: Epochs without an EMA improvement of more than ``min_delta``.
-        min_delta: Smallest EMA improvement that counts.
-        val_ratio: Held-out share of each subcategory's ft videos for ``shots=all``.
-    """
-
-    shots: int | Literal["all"] = 1
-    shot_policy: ShotPolicy = "available"
-    dropout: float = 0.25
-    lr: float = 1e-3
-    weight_decay: float = 1e-3
-    batch_size: int = 16
-    max_epochs: int = 100
-    min_lr: float = 0.0
-    ema_beta: float = 0.95
-    patience: int = 5
-    min_delta: float = 1e-3
-    val_ratio: float = 0.1
-
-    @property
-    def init(self) -> str:
-        """The initialisation (fixed by the variant, or a field of the generic config)."""
-        raise NotImplementedError
-
-    def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ConfigError(f"init {self.init!r}: expected one of {', '.join(INITS)}")
-        if self.shots != "all" and (not isinstance(self.shots, int) or self.shots < 1):
-            raise ConfigError(f"shots {self.shots!r}: expected a positive integer or 'all'")
-        if self.shot_policy not in SHOT_POLICIES:
-            raise ConfigError(
-                f"shot_policy {self.shot_policy!r}: expected one of {', '.join(SHOT_POLICIES)}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout {self.dropout}: expected a value in [0, 1)")
-        if not 0.0 < self.val_ratio < 1.0:
-            raise ConfigError(f"val_ratio {self.val_ratio}: expected a value in (0, 1)")
-        if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
-            raise ConfigError("batch_size, max_epochs and patience must be at least 1")
-
-
-@dataclass(frozen=True)
-class LowShotFinetuneConfig(FinetuneOptions):
-    """Options of ``lowshot_finetune`` (every :class:`FinetuneOptions` field, plus these).
-
-    Attributes:
-        init: Initialisation of the new rows: ``random``, ``coarse`` or
-            ``modifier_alignment`` (default, the paper's method).
-        ma_init: ``paper`` (w_c + Δ, b_c) or ``released-code`` (trunc_normal(0.02) + Δ,
-            zero bias); only used with ``init=modifier_alignment``.
-        text_encoder: Text encoder of the MA initialisation.
-        ma_hidden: Hidden widths of the MA map.
-    """
-
-    init: InitName = "modifier_alignment"  # type: ignore[assignment]
-    ma_init: Literal["paper", "released-code"] = "paper"
-    text_encoder: str = "minilm"
-    ma_hidden: tuple[int, ...] = (384,)
-
-    def alignment_config(self) -> ModifierAlignmentConfig:
-        """The MA config used for the ``modifier_alignment`` initialisation."""
-        return ModifierAlignmentConfig(text_encoder=self.text_encoder, hidden=self.ma_hidden)
-
-
-@dataclass(frozen=True)
-class LowShotCoarseConfig(FinetuneOptions):
-    """Options of ``lowshot_finetune_coarse``: init fixed to ``coarse``."""
-
-    init: Literal["coarse"] = "coarse"  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class LowShotRandomConfig(FinetuneOptions):
-    """Options of ``lowshot_finetune_random``: init fixed to ``random``."""
-
-    init: Literal["random"] = "random"  # type: ignore[assignment]
-
-
-@dataclass
-class SupportData:
-    """Training (and, for ``shots=all``, validation) samples of one unit.
-
-    Attributes:
-        x: ``(n, D)`` features, one row per stored view.
-        y: ``(n,)`` targets in ``[0, |Y| + k)`` (fine indices).
-        x_val: Held-out features (None for k-shot).
-        y_val: Held-out targets.
-        views: Views per video in the store.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    x_val: torch.Tensor | None
-    y_val: torch.Tensor | None
-    views: int
-
-
-def holdout_split(
-    labels: np.ndarray, ratio: float, generator: torch.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of positions ``0..n-1``: ``ratio`` of each label held out.
-
-    A label with fewer than two videos keeps all of them for training.
-
-    Returns:
-        ``(train positions, held-out positions)``, each sorted.
-    """
-    train: list[int] = []
-    held: list[int] = []
-    for lab in np.unique(labels):
-        idx = np.flatnonzero(labels == lab)
-        perm = idx[torch.randperm(len(idx), generator=generator).numpy()]
-        n_held = min(max(round(len(idx) * ratio), 1), len(idx) - 1)
-        held.extend(perm[:n_held].tolist())
-        train.extend(perm[n_held:].tolist())
-    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(held, dtype=np.int64))
-
-
-def _views_as_samples(feats: torch.Tensor, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    n, v, d = feats.shape
-    y = torch.from_numpy(np.repeat(np.asarray(labels, dtype=np.int64), v))
-    return feats.reshape(n * v, d).contiguous(), y
+# The configs and the training loop live in lowshot_config and _lowshot_fit; re-exported here,
+# where their users import them from.
+__all__ = [
+    "INITS",
+    "FinetuneOptions",
+    "InitName",
+    "LowShotCoarseConfig",
+    "LowShotFinetune",
+    "LowShotFinetuneCoarse",
+    "LowShotFinetuneConfig",
+    "LowShotFinetuneRandom",
+    "LowShotRandomConfig",
+    "SupportData",
+    "fit_new_rows",
+    "holdout_split",
+]
 
 
 def _trunc_normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     out = torch.empty(shape)
     nn.init.trunc_normal_(out, std=0.02, a=-2.0, b=2.0, generator=generator)
     return out
-
-
-def fit_new_rows(
-    data: SupportData,
-    w_old: torch.Tensor,
-    b_old: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    cfg: FinetuneOptions,
-    gen: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Train k new rows ``(weight, bias)`` beside the frozen head ``(w_old, b_old)``.
-
-    Cross-entropy over all C + k logits on dropout-perturbed features; AdamW with the
-    cosine schedule; EMA early stopping on the training loss (k-shot, last weights kept) or
-    on the held-out loss (``data.x_val`` given, best weights restored). The gradient of the
-    softmax cross-entropy with respect to the new rows is written out by hand
-    (``(softmax − onehot)ᵀ x / B``) and :class:`ManualAdamW` applies torch's AdamW update,
-    which keeps a 1-shot step at a few small kernels.
-
-    Returns:
-        ``(weight (k, D), bias (k,), training record)``.
-    """
-    c = w_old.shape[0]
-    k, d = weight.shape
-    theta = torch.cat([weight.float(), bias.float()[:, None]], 1).contiguous()  # (k, D + 1)
-    w_new, b_new = theta[:, :d], theta[:, d]
-    opt = ManualAdamW(theta, cfg.weight_decay)
-    g_w, g_b = opt.grad[:, :d], opt.grad[:, d]
-    x, y = data.x, data.y
-    n = len(y)
-    onehot = torch.zeros(n, c + k)
-    onehot[torch.arange(n), y] = 1.0
-    keep = 1.0 - cfg.dropout
-    use_val = data.x_val is not None and data.y_val is not None
-    stopper = EmaEarlyStopping(cfg.ema_beta, cfg.patience, cfg.min_delta, "min")
-    best = StateKeeper([theta]) if use_val else None
-    stop = "max_epochs"
-    last_loss = float("nan")
-    single_batch = n <= cfg.batch_size
-    # the frozen rows' held-out logits are the same every epoch
-    val_old = torch.addmm(b_old, data.x_val, w_old.T) if data.x_val is not None else None
-    for epoch in range(cfg.max_epochs):
-        lr = cosine_lr(cfg.lr, cfg.min_lr, epoch, cfg.max_epochs)
-        if single_batch:
-            xs, ys = x, onehot
-        else:  # one gather per epoch; batches are slices
-            perm = torch.randperm(n, generator=gen)
-            xs, ys = x[perm], onehot[perm]
-        total = torch.zeros(())
-        for i in range(0, n, cfg.batch_size):
-            xb, yb = xs[i : i + cfg.batch_size], ys[i : i + cfg.batch_size]
-            if cfg.dropout > 0:
-                mask = torch.rand(xb.shape, generator=gen).lt_(keep)
-                xb = xb * mask
-                xb.mul_(1.0 / keep)
-            logits = torch.cat(
-                [torch.addmm(b_old, xb, w_old.T), torch.addmm(b_new, xb, w_new.T)], 1
-            )
-            logp = torch.log_softmax(logits, 1)
-            total -= (logp * yb).sum()
-            grad = logp[:, c:].exp_().sub_(yb[:, c:]).mul_(1.0 / len(xb))  # (B, k)
-            torch.mm(grad.T, xb, out=g_w)
-            torch.sum(grad, 0, out=g_b)
-            opt.step(lr)
-        last_loss = float(total) / n
-        if use_val:
-            assert data.x_val is not None and data.y_val is not None and val_old is not None
-            val_logits = torch.cat([val_old, torch.addmm(b_new, data.x_val, w_new.T)], 1)
-            monitored = float(nn.functional.cross_entropy(val_logits, data.y_val))
-        else:
-            monitored = last_loss
-        improved = stopper.update(monitored)
-        if best is not None and improved:
-            best.save()
-        if stopper.should_stop:
-            stop = "early_stopping"
-            break
-    if best is not None:
-        best.restore()
-    record: dict[str, Any] = {
-        "samples": n,
-        "views_per_video": data.views,
-        "epochs": stopper.epoch,
-        "stop": stop,
-        "monitor": "ema_val_loss" if use_val else "ema_train_loss",
-        "kept": "best" if use_val else "last",
-        "best_epoch": stopper.best_epoch,
-        "final_train_loss": round(last_loss, 6),
-    }
-    if use_val and data.y_val is not None:
-        record["val_samples"] = len(data.y_val)
-        record["best_ema_val_loss"] = round(stopper.best, 6)
-    return w_new.clone(), b_new.clone(), record
 
 
 class LowShotFinetune(Method[FinetuneOptions]):
@@ -405,13 +187,13 @@ class LowShotFinetune(Method[FinetuneOptions]):
             raise DataError("support features and labels differ in length")
         views = int(feats.shape[1])
         if self.config.shots != "all":
-            x, y = _views_as_samples(feats, labels)
+            x, y = views_as_samples(feats, labels)
             return SupportData(x, y, None, None, views)
         tr, va = holdout_split(labels, self.config.val_ratio, gen)
-        x, y = _views_as_samples(feats[torch.from_numpy(tr)], labels[tr])
+        x, y = views_as_samples(feats[torch.from_numpy(tr)], labels[tr])
         if len(va) == 0:
             return SupportData(x, y, None, None, views)
-        xv, yv = _views_as_samples(feats[torch.from_numpy(va)], labels[va])
+        xv, yv = views_as_samples(feats[torch.from_numpy(va)], labels[va])
         return SupportData(x, y, xv, yv, views)
 
     def train_rows(
