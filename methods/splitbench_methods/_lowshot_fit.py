@@ -8,7 +8,7 @@ the cosine schedule, EMA early stopping); :class:`SupportData` holds its samples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,7 +20,9 @@ from splitbench_methods._training import (
     StateKeeper,
     cosine_lr,
 )
-from splitbench_methods.lowshot_config import FinetuneOptions
+
+if TYPE_CHECKING:  # the config is declared with the method, which imports this module
+    from splitbench_methods.lowshot_finetune import FinetuneOptions
 
 
 @dataclass
