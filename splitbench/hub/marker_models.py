@@ -1,8 +1,9 @@
 """The marker JSON of a hub data folder, as pydantic models.
 
-A field that is missing or of the wrong type is a one-line :class:`DataError` naming the
-marker file, the field and what was expected (``<file>: field 'version': Input should be a
-valid string``), the same style as a malformed result.
+:class:`BenchmarkMarker` is ``splitbench-benchmark.json``, :class:`FeaturesMarker`
+``splitbench-features.json``. A field that is missing or of the wrong type is a one-line
+:class:`DataError` naming the marker file, the field and what was expected (``<file>: field
+'version': Input should be a valid string``), the same style as a malformed result.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from splitbench.results.io import schema_error
 
@@ -46,6 +55,44 @@ class BenchmarkMarker(FolderMarker):
     modifier_source: StrictStr
     citation: StrictStr
     video_size: tuple[StrictInt, StrictInt] | None = None
+
+
+class FeatureSplitEntry(BaseModel):
+    """How many videos one split of a feature store holds, and views per video."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    views: StrictInt = Field(ge=1)
+    count: StrictInt = Field(ge=0)
+
+
+class FeatureStoreEntry(BaseModel):
+    """A subset's store metadata (``store.json`` minus shards; checked by ``StoreMeta``).
+
+    Only ``splits`` (views and count per split, in place of the shard list) is its own; the
+    other fields are kept as given (:attr:`model_extra`) for the store's own model.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    splits: dict[str, FeatureSplitEntry]
+
+
+class FeatureSubsetEntry(BaseModel):
+    """A subset's entry in a features marker: its store, head file and file digests."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    key: StrictStr
+    store: FeatureStoreEntry
+    head: StrictStr | None = None
+    digests: dict[str, StrictStr] | None = None
+
+
+class FeaturesMarker(FolderMarker):
+    """``splitbench-features.json``: one feature store per subset."""
+
+    subsets: dict[str, FeatureSubsetEntry]
 
 
 def validate_marker(model: type[M], raw: dict[str, Any], where: Path) -> M:
