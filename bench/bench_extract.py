@@ -339,7 +339,8 @@ def vlm_line(args, bench, subset, clip_root, store, names, cfg, gpu, workers) ->
 
     from splitbench.features.extract import view_batches
     from splitbench.features.vlm_extract import extract_vlm
-    from splitbench.models.viclip import VICLIP_L14, ViCLIP, ViCLIPVideo, reduced_config
+    from splitbench.models.viclip import ViCLIP, ViCLIPVideo
+    from splitbench.models.viclip_config import VICLIP_L14, reduced_config
     from splitbench.models.vlm import VLMOptions
 
     kind = args.vlm if args.vlm != "auto" else ("viclip-l" if gpu else "reduced")

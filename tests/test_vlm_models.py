@@ -16,16 +16,8 @@ import torch.nn.functional as F
 from splitbench.errors import ConfigError, DataError
 from splitbench.models.clip_video import OpenClipVideo, pool_frames, resolve_clip_weights
 from splitbench.models.prompts import PROMPT_SETS, class_embeddings, prompt_texts
-from splitbench.models.viclip import (
-    VICLIP_B16,
-    VICLIP_L14,
-    ViCLIP,
-    ViCLIPConfig,
-    ViCLIPVideo,
-    build_from_state,
-    load_viclip,
-    reduced_config,
-)
+from splitbench.models.viclip import ViCLIP, ViCLIPVideo, build_from_state, load_viclip
+from splitbench.models.viclip_config import VICLIP_B16, VICLIP_L14, ViCLIPConfig, reduced_config
 from splitbench.models.vlm import VLMOptions, load_vlm, parse_vlm_spec, vlm_slug
 from splitbench.video.decode import DecodedVideo
 from splitbench.video.vlm_views import VLMViews, middle_indices
