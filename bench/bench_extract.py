@@ -334,28 +334,19 @@ def machine(device: str) -> dict[str, object]:
 def vlm_line(args, bench, subset, clip_root, store, names, cfg, gpu, workers) -> None:
     """5. A VLM space (``extract --encoder``): ViCLIP's official views (8 frames squashed to
     224², one view per video) through ViCLIP-L/14 on GPU, or a REDUCED ViCLIP on CPU."""
-    import dataclasses
 
     import torch
 
     from splitbench.features.extract import view_batches
     from splitbench.features.vlm_extract import extract_vlm
-    from splitbench.models.viclip import VICLIP_L14, ViCLIP, ViCLIPVideo
+    from splitbench.models.viclip import ViCLIP, ViCLIPVideo
+    from splitbench.models.viclip_config import VICLIP_L14, reduced_config
     from splitbench.models.vlm import VLMOptions
 
     kind = args.vlm if args.vlm != "auto" else ("viclip-l" if gpu else "reduced")
     cfg_v = VICLIP_L14
     if kind == "reduced":
-        cfg_v = dataclasses.replace(
-            VICLIP_L14,
-            vision_width=64,
-            vision_layers=1,
-            vision_heads=1,
-            embed_dim=64,
-            text_width=64,
-            text_layers=1,
-            text_heads=1,
-        )
+        cfg_v = reduced_config(64, 1, 1, embed_dim=64)
     weights = store / "viclip-bench.pth"
     torch.manual_seed(0)
     model = ViCLIP(cfg_v)

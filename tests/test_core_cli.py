@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from cli_support import sb
@@ -113,24 +114,8 @@ def test_feature_dimension_mismatch_is_one_line(tmp_path, synthetic_stores):
     assert "head has weight" in out.stderr and "dimension 32" in out.stderr
 
 
-PLUGIN_FILE = textwrap.dedent("""
-    from splitbench.protocol import Method, MethodMeta, NewRows
-
-    class Exploding(Method):
-        meta = MethodMeta("exploding", "Exploding", "raises on the second target", shots=0)
-        deterministic = True
-
-        def edit(self, task, ctx, seed):
-            if task.coarse_index == task.subset.targets[1].coarse_index:
-                raise ValueError("plugin bug")
-            c = task.coarse_index
-            return NewRows(ctx.weight[c].repeat(task.k, 1), ctx.bias[c].repeat(task.k))
-""")
-
-
 def test_plugin_that_raises_is_reported_and_run_continues(tmp_path):
-    plugin = tmp_path / "exploding.py"
-    plugin.write_text(PLUGIN_FILE)
+    plugin = Path(__file__).with_name("failing_plugin.py")
     out = sb(
         "run",
         "-m",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from failing_plugin import Exploding
 
 from splitbench.protocol import Method, MethodMeta, NewRows, VideoProbabilities, load_methods
 from splitbench.protocol.runner import Runner
@@ -55,26 +56,19 @@ def test_rerun_only_runs_missing_units(tmp_path, synthetic, synthetic_stores):
     assert len(list(iter_result_files(tmp_path))) == n
 
 
-class Flaky(Method):
-    meta = MethodMeta("flaky", "Flaky", "fails on one target", shots=0)
-    deterministic = True
-
-    def edit(self, task, ctx, seed):
-        if task.coarse_index == task.subset.targets[1].coarse_index:
-            raise RuntimeError("boom")
-        c = task.coarse_index
-        return NewRows(ctx.weight[c].repeat(task.k, 1), ctx.bias[c].repeat(task.k))
-
-
 def test_failing_unit_is_recorded_and_others_continue(tmp_path, synthetic, synthetic_stores):
-    report = Runner(Flaky(), synthetic, synthetic_stores, tmp_path, progress=False).run(["A"], [0])
+    report = Runner(Exploding(), synthetic, synthetic_stores, tmp_path, progress=False).run(
+        ["A"], [0]
+    )
     failed = report.by_status("failed")
-    assert len(failed) == 1 and "RuntimeError: boom" in failed[0].error
+    assert len(failed) == 1 and "ValueError: plugin bug" in failed[0].error
     assert len(report.by_status("done")) == len(synthetic.subset("A").targets) - 1
     record = json.loads(failed[0].path.with_name("seed0.failed.json").read_text())
-    assert "boom" in record["traceback"]
+    assert "plugin bug" in record["traceback"]
     # the failed unit is retried next time
-    again = Runner(Flaky(), synthetic, synthetic_stores, tmp_path, progress=False).run(["A"], [0])
+    again = Runner(Exploding(), synthetic, synthetic_stores, tmp_path, progress=False).run(
+        ["A"], [0]
+    )
     assert len(again.by_status("failed")) == 1 and len(again.by_status("done")) == 0
 
 

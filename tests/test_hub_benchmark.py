@@ -260,6 +260,49 @@ def test_incomplete_or_corrupted_folders(synthetic_folder: Path, tmp_path: Path)
         assert expect in one_line_error(folder), expect
 
 
+def _marker_edit(change):  # type: ignore[no-untyped-def]
+    """Damage the benchmark marker's parsed JSON with ``change`` (a function of the dict)."""
+
+    def damage(folder: Path) -> None:
+        raw = json.loads((folder / MARKER).read_text())
+        change(raw)
+        (folder / MARKER).write_text(json.dumps(raw))
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    ("damage", "expect"),
+    [
+        (lambda r: r.pop("version"), "field 'version': Field required"),
+        (lambda r: r.pop("subsets"), "field 'subsets': Field required"),
+        (lambda r: r.update(name=3), "field 'name': Input should be a valid string"),
+        (
+            lambda r: r.update(simulation="no"),
+            "field 'simulation': Input should be a valid boolean",
+        ),
+        (lambda r: r.update(partition=["A"]), "field 'partition': Input should be a valid dict"),
+        (
+            lambda r: r["group_scheme"].update(G=[1]),
+            "field 'group_scheme.G.0': Input should be a valid string",
+        ),
+        (
+            lambda r: r["subsets"]["A"].update(findings="none"),
+            "field 'subsets.A.findings': Input should be a valid list",
+        ),
+        (lambda r: r.update(video_size=[64]), "field 'video_size.1': Field required"),
+        (lambda r: r.update(video_size=[64, "x"]), "field 'video_size.1': Input should be a valid"),
+    ],
+)
+def test_bad_marker_field_is_one_line_naming_file_and_field(
+    synthetic_folder: Path, tmp_path: Path, damage, expect: str
+) -> None:
+    folder = copy_of(synthetic_folder, tmp_path)
+    _marker_edit(damage)(folder)
+    msg = one_line_error(folder)
+    assert msg.startswith(f"{folder / MARKER}: ") and expect in msg, msg
+
+
 def test_cli_prints_one_line_error(
     synthetic_folder: Path,
     tmp_path: Path,

@@ -164,6 +164,76 @@ def test_broken_feature_folders(feature_folder: Path, tmp_path: Path) -> None:
     assert "edited or corrupted metadata" in broken(edited_identity)
 
 
+@pytest.mark.parametrize(
+    ("damage", "expect"),
+    [
+        (lambda r: r["subsets"].update(A=[]), "field 'subsets.A': Input should be a valid dict"),
+        (lambda r: r["subsets"]["A"].pop("key"), "field 'subsets.A.key': Field required"),
+        (
+            lambda r: r["subsets"]["A"].update(key=7),
+            "field 'subsets.A.key': Input should be a valid string",
+        ),
+        (
+            lambda r: r["subsets"]["A"].update(store="x"),
+            "field 'subsets.A.store': Input should be a valid dict",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"].pop("splits"),
+            "field 'subsets.A.store.splits': Field required",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"].update(splits=["val"]),
+            "field 'subsets.A.store.splits': Input should be a valid dict",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"]["splits"]["val"].pop("views"),
+            "field 'subsets.A.store.splits.val.views': Field required",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"]["splits"]["val"].update(views="6"),
+            "field 'subsets.A.store.splits.val.views': Input should be a valid integer",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"]["splits"]["val"].update(views=0),
+            "field 'subsets.A.store.splits.val.views': Input should be greater than or equal to 1",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["store"]["splits"]["train"].update(count=-1),
+            "splits.train.count': Input should be greater than or equal to 0",
+        ),
+        (
+            lambda r: r["subsets"]["A"].update(head=1),
+            "field 'subsets.A.head': Input should be a valid string",
+        ),
+        (
+            lambda r: r["subsets"]["A"].update(digests=["A/head.safetensors"]),
+            "field 'subsets.A.digests': Input should be a valid dict",
+        ),
+        (
+            lambda r: r["subsets"]["A"]["digests"].update({"A/head.safetensors": 0}),
+            "field 'subsets.A.digests.A/head.safetensors': Input should be a valid string",
+        ),
+        # a subset that is not asked for is checked too: the marker is one file
+        (
+            lambda r: r["subsets"]["B"].pop("store"),
+            "field 'subsets.B.store': Field required",
+        ),
+    ],
+)
+def test_bad_marker_field_is_one_line_naming_file_and_field(
+    feature_folder: Path, tmp_path: Path, damage, expect: str
+) -> None:
+    folder = tmp_path / "features"
+    shutil.copytree(feature_folder, folder)
+    raw = json.loads((folder / MARKER).read_text())
+    damage(raw)
+    (folder / MARKER).write_text(json.dumps(raw))
+    with pytest.raises(DataError) as info:
+        load_hub_features(folder, ["A"])
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{folder / MARKER}: ") and expect in msg, msg
+
+
 @pytest.mark.slow
 def test_run_from_hub_folders_gives_identical_results(
     feature_folder: Path, tmp_path: Path, synthetic_stores

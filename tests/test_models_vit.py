@@ -121,6 +121,20 @@ def to_hf(state: dict[str, torch.Tensor], depth: int, dim: int) -> dict[str, tor
     return out
 
 
+# ViTConfig field -> transformers' VideoMAEConfig argument (the config half of to_hf)
+HF_CONFIG_NAMES = {
+    "img_size": "image_size",
+    "patch_size": "patch_size",
+    "num_frames": "num_frames",
+    "tubelet_size": "tubelet_size",
+    "embed_dim": "hidden_size",
+    "depth": "num_hidden_layers",
+    "num_heads": "num_attention_heads",
+    "mlp_hidden": "intermediate_size",
+    "num_classes": "num_labels",
+}
+
+
 @pytest.mark.slow  # importing transformers takes seconds
 @pytest.mark.parametrize("pos_embed", ["mvd-3d", "videomae-1d"])
 def test_agrees_with_transformers_videomae(pos_embed):
@@ -130,15 +144,7 @@ def test_agrees_with_transformers_videomae(pos_embed):
     cfg = replace(TINY, num_classes=5, pos_embed=pos_embed)
     ours = tiny_model(seed=3, num_classes=5, cfg=cfg)
     hf_cfg = transformers.VideoMAEConfig(
-        image_size=cfg.img_size,
-        patch_size=cfg.patch_size,
-        num_frames=cfg.num_frames,
-        tubelet_size=cfg.tubelet_size,
-        hidden_size=cfg.embed_dim,
-        num_hidden_layers=cfg.depth,
-        num_attention_heads=cfg.num_heads,
-        intermediate_size=cfg.mlp_hidden,
-        num_labels=cfg.num_classes,
+        **{theirs: getattr(cfg, ours) for ours, theirs in HF_CONFIG_NAMES.items()},
         layer_norm_eps=1e-6,
         qkv_bias=True,
         use_mean_pooling=True,

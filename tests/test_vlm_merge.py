@@ -48,18 +48,26 @@ def _states(*paths: Path) -> list[dict[str, torch.Tensor]]:
     return out
 
 
+def merge_both(inputs, out: Path, monkeypatch, capsys, *lams: str) -> str:
+    """``splitbench vlm merge`` of both finetuned copies into ``out``; its stderr (exit 0)."""
+    base, ft1, ft2 = inputs
+    code, _, err = cli(
+        monkeypatch,
+        capsys,
+        *("vlm", "merge", "--model", TINY_CLIP_NAME, "--base", str(base)),
+        *("--checkpoint", str(ft1), "--checkpoint", str(ft2), "-o", str(out)),
+        *(a for lam in lams for a in ("--lam", lam)),
+    )
+    assert code == 0, err
+    return err
+
+
 def test_merge_equals_base_plus_lambda_times_summed_task_vectors(
     inputs, tmp_path, monkeypatch, capsys
 ):
     base, ft1, ft2 = inputs
     out = tmp_path / "merged.safetensors"
-    code, _, err = cli(
-        monkeypatch,
-        capsys,
-        *("vlm", "merge", "--model", TINY_CLIP_NAME, "--base", str(base)),
-        *("--checkpoint", str(ft1), "--checkpoint", str(ft2), "--lam", "0.3", "-o", str(out)),
-    )
-    assert code == 0, err
+    err = merge_both(inputs, out, monkeypatch, capsys, "0.3")
     assert "merged 2" in err and "λ = 0.3, 0.3" in err
     from safetensors.torch import load_file
 
@@ -100,16 +108,9 @@ def test_per_checkpoint_lambdas_and_lambda_zero_is_the_base(inputs):
 
 
 def test_merged_model_loads_as_merged_clip_with_its_identity(inputs, tmp_path, monkeypatch, capsys):
-    base, ft1, ft2 = inputs
+    base, _, ft2 = inputs
     out = tmp_path / "m.safetensors"
-    code, _, err = cli(
-        monkeypatch,
-        capsys,
-        *("vlm", "merge", "--model", TINY_CLIP_NAME, "--base", str(base)),
-        *("--checkpoint", str(ft1), "--checkpoint", str(ft2), "--lam", "0.5", "--lam", "0.2"),
-        *("-o", str(out)),
-    )
-    assert code == 0, err
+    merge_both(inputs, out, monkeypatch, capsys, "0.5", "0.2")
     for spec in (f"merged-clip:{out}", f"clip:{TINY_CLIP_NAME}/{out}"):
         vlm = load_vlm(spec)
         ident = vlm.identity()

@@ -16,31 +16,13 @@ import torch.nn.functional as F
 from splitbench.errors import ConfigError, DataError
 from splitbench.models.clip_video import OpenClipVideo, pool_frames, resolve_clip_weights
 from splitbench.models.prompts import PROMPT_SETS, class_embeddings, prompt_texts
-from splitbench.models.viclip import (
-    VICLIP_B16,
-    VICLIP_L14,
-    ViCLIP,
-    ViCLIPConfig,
-    ViCLIPVideo,
-    build_from_state,
-    load_viclip,
-)
+from splitbench.models.viclip import ViCLIP, ViCLIPVideo, build_from_state, load_viclip
+from splitbench.models.viclip_config import VICLIP_B16, VICLIP_L14, ViCLIPConfig, reduced_config
 from splitbench.models.vlm import VLMOptions, load_vlm, parse_vlm_spec, vlm_slug
 from splitbench.video.decode import DecodedVideo
 from splitbench.video.vlm_views import VLMViews, middle_indices
 
-TINY_VICLIP = ViCLIPConfig(
-    vision_width=64,
-    vision_layers=2,
-    vision_heads=1,
-    patch_size=16,
-    image_size=32,
-    num_frames=4,
-    embed_dim=32,
-    text_width=64,
-    text_layers=2,
-    text_heads=1,
-)
+TINY_VICLIP = reduced_config(64, 2, 1, patch_size=16, image_size=32, num_frames=4, embed_dim=32)
 TINY_CLIP_NAME = "splitbench-test-tiny-clip"
 
 

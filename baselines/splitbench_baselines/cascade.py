@@ -32,13 +32,12 @@ from dataclasses import dataclass
 
 import torch
 
-from splitbench.benchmarks.official import PAPER_CITATION
 from splitbench.protocol import (
     DEFAULT_PROMPTS,
+    PAPER,
     ConfigError,
     FeatureStore,
     Method,
-    MethodMeta,
     Needs,
     SessionSupport,
     SplitTask,
@@ -47,11 +46,10 @@ from splitbench.protocol import (
     VideoProbabilities,
     VLMSpace,
     class_embeddings,
+    paper_meta,
     templates,
     vlm_names,
 )
-
-CITATION = PAPER_CITATION
 
 
 @dataclass(frozen=True)
@@ -126,16 +124,14 @@ class _Prepared:
 class VLMCascade(Method[CascadeConfig]):
     """Base model routes to the coarse class; a VLM picks the subcategory (any VLM space)."""
 
-    meta = MethodMeta(
-        name="vlm_cascade",
-        display_name="VLM cascade",
-        description="Baseline: the unedited base model routes videos it assigns to the coarse "
+    meta = paper_meta(
+        "vlm_cascade",
+        "VLM cascade",
+        "Baseline: the unedited base model routes videos it assigns to the coarse "
         "class to a video-language model, which picks among the subcategories (--config "
         "vlm=NAME).",
-        shots=0,
+        paper=f"{PAPER}, VLM baseline (algs/vlm.py)",
         kind="cascade",
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, VLM baseline (algs/vlm.py)",
-        citation=CITATION,
     )
     config_class = CascadeConfig
     needs = Needs(text_encoder=True, val_features=True, vlm=True)
@@ -212,15 +208,13 @@ class VLMCascade(Method[CascadeConfig]):
 class ClipCascade(VLMCascade):
     """The released code's CLIP cascade (on the store's CLIP space)."""
 
-    meta = MethodMeta(
-        name="clip_cascade",
-        display_name="CLIP cascade",
-        description="Baseline: the base model routes to the coarse class, CLIP (frame "
+    meta = paper_meta(
+        "clip_cascade",
+        "CLIP cascade",
+        "Baseline: the base model routes to the coarse class, CLIP (frame "
         "embeddings pooled over time) picks the subcategory.",
-        shots=0,
+        paper=f"{PAPER}, CLIP baseline (algs/vlm.py)",
         kind="cascade",
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, CLIP baseline (algs/vlm.py)",
-        citation=CITATION,
     )
     config_class = ClipCascadeConfig
 
@@ -228,16 +222,14 @@ class ClipCascade(VLMCascade):
 class ViCLIPCascade(VLMCascade):
     """The cascade with ViCLIP (a video-text model with joint space-time attention)."""
 
-    meta = MethodMeta(
-        name="viclip_cascade",
-        display_name="ViCLIP cascade",
-        description="Baseline: the base model routes to the coarse class, ViCLIP (InternVid) "
+    meta = paper_meta(
+        "viclip_cascade",
+        "ViCLIP cascade",
+        "Baseline: the base model routes to the coarse class, ViCLIP (InternVid) "
         "picks the subcategory.",
-        shots=0,
-        kind="cascade",
         paper="Cascade of Liu & Doughty (ICLR 2026) with ViCLIP (Wang et al., InternVid, "
         "ICLR 2024)",
-        citation=CITATION,
+        kind="cascade",
     )
     config_class = ViCLIPCascadeConfig
 
@@ -245,16 +237,13 @@ class ViCLIPCascade(VLMCascade):
 class FGCLIPCascade(VLMCascade):
     """The cascade with FG-CLIP (a CLIP trained for fine-grained alignment, frames pooled)."""
 
-    meta = MethodMeta(
-        name="fgclip_cascade",
-        display_name="FG-CLIP cascade",
-        description="Baseline: the base model routes to the coarse class, FG-CLIP (frame "
+    meta = paper_meta(
+        "fgclip_cascade",
+        "FG-CLIP cascade",
+        "Baseline: the base model routes to the coarse class, FG-CLIP (frame "
         "embeddings pooled over time) picks the subcategory.",
-        shots=0,
+        paper=f"{PAPER}, FG-CLIP baseline (Xie et al., FG-CLIP, ICML 2025)",
         kind="cascade",
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, FG-CLIP baseline (Xie et al., FG-CLIP, "
-        "ICML 2025)",
-        citation=CITATION,
     )
     config_class = FGCLIPCascadeConfig
 
@@ -262,16 +251,13 @@ class FGCLIPCascade(VLMCascade):
 class VideoPrismCascade(VLMCascade):
     """The cascade with VideoPrism-LvT (a factorised space-time video-text encoder)."""
 
-    meta = MethodMeta(
-        name="videoprism_cascade",
-        display_name="VideoPrism cascade",
-        description="Baseline: the base model routes to the coarse class, VideoPrism-LvT picks "
+    meta = paper_meta(
+        "videoprism_cascade",
+        "VideoPrism cascade",
+        "Baseline: the base model routes to the coarse class, VideoPrism-LvT picks "
         "the subcategory.",
-        shots=0,
+        paper=f"{PAPER}, VideoPrism baseline (Zhao et al., VideoPrism, ICML 2024)",
         kind="cascade",
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, VideoPrism baseline (Zhao et al., "
-        "VideoPrism, ICML 2024)",
-        citation=CITATION,
     )
     config_class = VideoPrismCascadeConfig
 
@@ -279,15 +265,13 @@ class VideoPrismCascade(VLMCascade):
 class MergedClipCascade(VLMCascade):
     """The cascade with a task-arithmetic merge of finetuned CLIPs (``splitbench vlm merge``)."""
 
-    meta = MethodMeta(
-        name="merged_clip_cascade",
-        display_name="Merged-CLIP cascade",
-        description="Baseline: the base model routes to the coarse class, a CLIP merged by task "
+    meta = paper_meta(
+        "merged_clip_cascade",
+        "Merged-CLIP cascade",
+        "Baseline: the base model routes to the coarse class, a CLIP merged by task "
         "arithmetic from video-finetuned CLIPs picks the subcategory.",
-        shots=0,
-        kind="cascade",
         paper="Cascade of Liu & Doughty (ICLR 2026) with a task-arithmetic merged CLIP "
         "(Ilharco et al., Editing Models with Task Arithmetic, ICLR 2023)",
-        citation=CITATION,
+        kind="cascade",
     )
     config_class = MergedClipCascadeConfig

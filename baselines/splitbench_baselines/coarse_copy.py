@@ -28,7 +28,7 @@ class CoarseCopy(Method):
         paper="Liu & Doughty, ICLR 2026 (default NewHead initialisation)",
     )
     deterministic = True
-    session_support = SessionSupport(batch=True, sequential=True, note="copies the base coarse row")
+    session_support = SessionSupport.both("copies the base coarse row")
 
     def edit(self, task: SplitTask, ctx: SubsetContext, seed: int) -> NewRows:
         """Repeat the coarse row k times."""

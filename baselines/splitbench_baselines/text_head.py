@@ -73,9 +73,7 @@ class TextHead(Method[TextHeadConfig]):
     config_class = TextHeadConfig
     needs = Needs(text_encoder=True, text_space_head=True)
     deterministic = True
-    session_support = SessionSupport(
-        batch=True, sequential=True, note="rows come from label texts alone"
-    )
+    session_support = SessionSupport.both("rows come from label texts alone")
 
     def __init__(self, config: TextHeadConfig | None = None) -> None:
         super().__init__(config)

@@ -54,18 +54,17 @@ from splitbench.models.checkpoint import file_sha256, read_checkpoint
 from splitbench.paths import cache_dir
 from splitbench.protocol import (
     Method,
-    MethodMeta,
     Needs,
     SplitTask,
     SubsetContext,
     VideoProbabilities,
+    paper_meta,
 )
 from splitbench.protocol.scoring import SubsetScorer
 from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
 from splitbench.video.decode import VideoFolder
 from splitbench.video.views import ViewProtocol, protocol_from_record, to_model_input
 from splitbench_methods._training import seeded_generator
-from splitbench_methods.modifier_retrieval import CITATION
 
 NEW_ROWS = "new_rows.safetensors"
 
@@ -122,15 +121,14 @@ class FullFinetuneConfig:
 class FullFinetune(Method[FullFinetuneConfig]):
     """Finetune the whole ViT on the support shots, re-extract val, score the new store."""
 
-    meta = MethodMeta(
-        name="full_finetune",
-        display_name="Full finetuning (backbone + head)",
-        description="Train every ViT parameter and k new head rows (coarse init) on the "
+    meta = paper_meta(
+        "full_finetune",
+        "Full finetuning (backbone + head)",
+        "Train every ViT parameter and k new head rows (coarse init) on the "
         "support shots or the whole ft set, re-extract the val features; needs the videos.",
+        paper="Liu & Doughty, ICLR 2026 (Table 4, full-model rows)",
         shots=None,
         kind="full-model",
-        paper="Liu & Doughty, ICLR 2026 (Table 4, full-model rows)",
-        citation=CITATION,
     )
     config_class: ClassVar[type[Any]] = FullFinetuneConfig
     needs = Needs(videos=True, checkpoint=True)

@@ -37,29 +37,44 @@ from torch import nn
 from splitbench.core.hashing import sha256_hex
 from splitbench.errors import ConfigError, DataError
 from splitbench.protocol import (
+    PAPER,
     Method,
-    MethodMeta,
     Needs,
     NewRows,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    paper_meta,
 )
 from splitbench.protocol.shots import SHOT_POLICIES, ShotPolicy, ShotSample, sample_shots
-from splitbench_methods._training import (
-    EmaEarlyStopping,
-    ManualAdamW,
-    StateKeeper,
-    cosine_lr,
-    seeded_generator,
-    single_thread,
+from splitbench_methods._lowshot_fit import (
+    SupportData,
+    fit_new_rows,
+    holdout_split,
+    views_as_samples,
 )
+from splitbench_methods._training import seeded_generator, single_thread
 from splitbench_methods.modifier_alignment import (
     AlignmentMap,
     ModifierAlignment,
     ModifierAlignmentConfig,
 )
-from splitbench_methods.modifier_retrieval import CITATION
+
+# The training loop lives in _lowshot_fit; re-exported here, where its users import it from.
+__all__ = [
+    "INITS",
+    "FinetuneOptions",
+    "InitName",
+    "LowShotCoarseConfig",
+    "LowShotFinetune",
+    "LowShotFinetuneCoarse",
+    "LowShotFinetuneConfig",
+    "LowShotFinetuneRandom",
+    "LowShotRandomConfig",
+    "SupportData",
+    "fit_new_rows",
+    "holdout_split",
+]
 
 InitName = Literal["random", "coarse", "modifier_alignment"]
 INITS: tuple[str, ...] = ("random", "coarse", "modifier_alignment")
@@ -159,172 +174,29 @@ class LowShotRandomConfig(FinetuneOptions):
     init: Literal["random"] = "random"  # type: ignore[assignment]
 
 
-@dataclass
-class SupportData:
-    """Training (and, for ``shots=all``, validation) samples of one unit.
-
-    Attributes:
-        x: ``(n, D)`` features, one row per stored view.
-        y: ``(n,)`` targets in ``[0, |Y| + k)`` (fine indices).
-        x_val: Held-out features (None for k-shot).
-        y_val: Held-out targets.
-        views: Views per video in the store.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-    x_val: torch.Tensor | None
-    y_val: torch.Tensor | None
-    views: int
-
-
-def holdout_split(
-    labels: np.ndarray, ratio: float, generator: torch.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified split of positions ``0..n-1``: ``ratio`` of each label held out.
-
-    A label with fewer than two videos keeps all of them for training.
-
-    Returns:
-        ``(train positions, held-out positions)``, each sorted.
-    """
-    train: list[int] = []
-    held: list[int] = []
-    for lab in np.unique(labels):
-        idx = np.flatnonzero(labels == lab)
-        perm = idx[torch.randperm(len(idx), generator=generator).numpy()]
-        n_held = min(max(round(len(idx) * ratio), 1), len(idx) - 1)
-        held.extend(perm[:n_held].tolist())
-        train.extend(perm[n_held:].tolist())
-    return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(held, dtype=np.int64))
-
-
-def _views_as_samples(feats: torch.Tensor, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    n, v, d = feats.shape
-    y = torch.from_numpy(np.repeat(np.asarray(labels, dtype=np.int64), v))
-    return feats.reshape(n * v, d).contiguous(), y
-
-
 def _trunc_normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     out = torch.empty(shape)
     nn.init.trunc_normal_(out, std=0.02, a=-2.0, b=2.0, generator=generator)
     return out
 
 
-def fit_new_rows(
-    data: SupportData,
-    w_old: torch.Tensor,
-    b_old: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    cfg: FinetuneOptions,
-    gen: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Train k new rows ``(weight, bias)`` beside the frozen head ``(w_old, b_old)``.
-
-    Cross-entropy over all C + k logits on dropout-perturbed features; AdamW with the
-    cosine schedule; EMA early stopping on the training loss (k-shot, last weights kept) or
-    on the held-out loss (``data.x_val`` given, best weights restored). The gradient of the
-    softmax cross-entropy with respect to the new rows is written out by hand
-    (``(softmax − onehot)ᵀ x / B``) and :class:`ManualAdamW` applies torch's AdamW update,
-    which keeps a 1-shot step at a few small kernels.
-
-    Returns:
-        ``(weight (k, D), bias (k,), training record)``.
-    """
-    c = w_old.shape[0]
-    k, d = weight.shape
-    theta = torch.cat([weight.float(), bias.float()[:, None]], 1).contiguous()  # (k, D + 1)
-    w_new, b_new = theta[:, :d], theta[:, d]
-    opt = ManualAdamW(theta, cfg.weight_decay)
-    g_w, g_b = opt.grad[:, :d], opt.grad[:, d]
-    x, y = data.x, data.y
-    n = len(y)
-    onehot = torch.zeros(n, c + k)
-    onehot[torch.arange(n), y] = 1.0
-    keep = 1.0 - cfg.dropout
-    use_val = data.x_val is not None and data.y_val is not None
-    stopper = EmaEarlyStopping(cfg.ema_beta, cfg.patience, cfg.min_delta, "min")
-    best = StateKeeper([theta]) if use_val else None
-    stop = "max_epochs"
-    last_loss = float("nan")
-    single_batch = n <= cfg.batch_size
-    # the frozen rows' held-out logits are the same every epoch
-    val_old = torch.addmm(b_old, data.x_val, w_old.T) if data.x_val is not None else None
-    for epoch in range(cfg.max_epochs):
-        lr = cosine_lr(cfg.lr, cfg.min_lr, epoch, cfg.max_epochs)
-        if single_batch:
-            xs, ys = x, onehot
-        else:  # one gather per epoch; batches are slices
-            perm = torch.randperm(n, generator=gen)
-            xs, ys = x[perm], onehot[perm]
-        total = torch.zeros(())
-        for i in range(0, n, cfg.batch_size):
-            xb, yb = xs[i : i + cfg.batch_size], ys[i : i + cfg.batch_size]
-            if cfg.dropout > 0:
-                mask = torch.rand(xb.shape, generator=gen).lt_(keep)
-                xb = xb * mask
-                xb.mul_(1.0 / keep)
-            logits = torch.cat(
-                [torch.addmm(b_old, xb, w_old.T), torch.addmm(b_new, xb, w_new.T)], 1
-            )
-            logp = torch.log_softmax(logits, 1)
-            total -= (logp * yb).sum()
-            grad = logp[:, c:].exp_().sub_(yb[:, c:]).mul_(1.0 / len(xb))  # (B, k)
-            torch.mm(grad.T, xb, out=g_w)
-            torch.sum(grad, 0, out=g_b)
-            opt.step(lr)
-        last_loss = float(total) / n
-        if use_val:
-            assert data.x_val is not None and data.y_val is not None and val_old is not None
-            val_logits = torch.cat([val_old, torch.addmm(b_new, data.x_val, w_new.T)], 1)
-            monitored = float(nn.functional.cross_entropy(val_logits, data.y_val))
-        else:
-            monitored = last_loss
-        improved = stopper.update(monitored)
-        if best is not None and improved:
-            best.save()
-        if stopper.should_stop:
-            stop = "early_stopping"
-            break
-    if best is not None:
-        best.restore()
-    record: dict[str, Any] = {
-        "samples": n,
-        "views_per_video": data.views,
-        "epochs": stopper.epoch,
-        "stop": stop,
-        "monitor": "ema_val_loss" if use_val else "ema_train_loss",
-        "kept": "best" if use_val else "last",
-        "best_epoch": stopper.best_epoch,
-        "final_train_loss": round(last_loss, 6),
-    }
-    if use_val and data.y_val is not None:
-        record["val_samples"] = len(data.y_val)
-        record["best_ema_val_loss"] = round(stopper.best, 6)
-    return w_new.clone(), b_new.clone(), record
-
-
 class LowShotFinetune(Method[FinetuneOptions]):
     """Train the k new rows on a few support shots (head only), from a chosen init."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune",
-        display_name="Low-shot finetuning (head only)",
-        description="Train only the k new rows on sampled support shots (CE over all "
+    meta = paper_meta(
+        "lowshot_finetune",
+        "Low-shot finetuning (head only)",
+        "Train only the k new rows on sampled support shots (CE over all "
         "logits, feature dropout, EMA early stopping); init random | coarse | "
         "modifier_alignment (default).",
+        paper=f"{PAPER}, §4 (low-shot finetuning)",
         shots=None,
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, §4 (low-shot finetuning)",
-        citation=CITATION,
     )
     config_class: ClassVar[type[Any]] = LowShotFinetuneConfig
     needs = Needs(text_encoder=True, support=True)
     prepare_ahead = True  # the MA initialisation's map is a shared artefact
-    session_support = SessionSupport(
-        batch=True,
-        sequential=True,
-        note="trains each target's rows on its own shots, with cross-entropy over the current "
+    session_support = SessionSupport.both(
+        "trains each target's rows on its own shots, with cross-entropy over the current "
         "head (base rows and earlier targets' rows, all frozen)",
     )
 
@@ -409,13 +281,13 @@ class LowShotFinetune(Method[FinetuneOptions]):
             raise DataError("support features and labels differ in length")
         views = int(feats.shape[1])
         if self.config.shots != "all":
-            x, y = _views_as_samples(feats, labels)
+            x, y = views_as_samples(feats, labels)
             return SupportData(x, y, None, None, views)
         tr, va = holdout_split(labels, self.config.val_ratio, gen)
-        x, y = _views_as_samples(feats[torch.from_numpy(tr)], labels[tr])
+        x, y = views_as_samples(feats[torch.from_numpy(tr)], labels[tr])
         if len(va) == 0:
             return SupportData(x, y, None, None, views)
-        xv, yv = _views_as_samples(feats[torch.from_numpy(va)], labels[va])
+        xv, yv = views_as_samples(feats[torch.from_numpy(va)], labels[va])
         return SupportData(x, y, xv, yv, views)
 
     def train_rows(
@@ -447,14 +319,12 @@ class LowShotFinetune(Method[FinetuneOptions]):
 class LowShotFinetuneCoarse(LowShotFinetune):
     """Low-shot finetuning from the coarse row (the released code's default init)."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune_coarse",
-        display_name="Low-shot finetuning, coarse init",
-        description="lowshot_finetune with init=coarse: the new rows start as copies of "
-        "(w_c, b_c).",
-        shots=None,
+    meta = paper_meta(
+        "lowshot_finetune_coarse",
+        "Low-shot finetuning, coarse init",
+        "lowshot_finetune with init=coarse: the new rows start as copies of (w_c, b_c).",
         paper=LowShotFinetune.meta.paper,
-        citation=CITATION,
+        shots=None,
     )
     config_class = LowShotCoarseConfig
     needs = Needs(support=True)
@@ -464,13 +334,12 @@ class LowShotFinetuneCoarse(LowShotFinetune):
 class LowShotFinetuneRandom(LowShotFinetune):
     """Low-shot finetuning from random rows (trunc-normal 0.02, zero bias)."""
 
-    meta = MethodMeta(
-        name="lowshot_finetune_random",
-        display_name="Low-shot finetuning, random init",
-        description="lowshot_finetune with init=random: trunc-normal(0.02) rows, zero bias.",
-        shots=None,
+    meta = paper_meta(
+        "lowshot_finetune_random",
+        "Low-shot finetuning, random init",
+        "lowshot_finetune with init=random: trunc-normal(0.02) rows, zero bias.",
         paper=LowShotFinetune.meta.paper,
-        citation=CITATION,
+        shots=None,
     )
     config_class = LowShotRandomConfig
     needs = Needs(support=True)

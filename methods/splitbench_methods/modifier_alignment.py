@@ -33,13 +33,14 @@ from torch import nn
 
 from splitbench.errors import ConfigError
 from splitbench.protocol import (
+    PAPER,
     Method,
-    MethodMeta,
     Needs,
     NewRows,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    paper_meta,
 )
 from splitbench.protocol.artefacts import Artefact, shared_artefact
 from splitbench_methods._mlp_fit import (
@@ -54,7 +55,7 @@ from splitbench_methods._training import (
     seeded_generator,
     single_thread,
 )
-from splitbench_methods.modifier_retrieval import CITATION, build_dictionary
+from splitbench_methods.modifier_retrieval import build_dictionary
 
 PAIR_KINDS = ("modifier", "fine", "pseudo-coarse", "single-index")
 
@@ -299,22 +300,18 @@ def fit_alignment(
 class ModifierAlignment(Method[ModifierAlignmentConfig]):
     """Zero-shot edit ``W_S[j] = w_c + g(φ(modifier_j))`` with a learned alignment map g."""
 
-    meta = MethodMeta(
-        name="modifier_alignment",
-        display_name="Modifier alignment (MA)",
-        description="Zero-shot: map each subcategory's modifier text to a head-space offset "
+    meta = paper_meta(
+        "modifier_alignment",
+        "Modifier alignment (MA)",
+        "Zero-shot: map each subcategory's modifier text to a head-space offset "
         "with an MLP trained on the base head's modifier and category pairs.",
-        shots=0,
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, §3 (MA)",
-        citation=CITATION,
+        paper=f"{PAPER}, §3 (MA)",
     )
     config_class = ModifierAlignmentConfig
     needs = Needs(text_encoder=True)
     prepare_ahead = True  # the map is a shared artefact (cached on disk)
-    session_support = SessionSupport(
-        batch=True,
-        sequential=True,
-        note="the map is trained once per seed on the base head (earlier targets' rows are "
+    session_support = SessionSupport.both(
+        "the map is trained once per seed on the base head (earlier targets' rows are "
         "not training pairs), so a sequential session's rows equal the batch session's",
     )
 

@@ -22,18 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from splitbench.benchmarks.official import PAPER_CITATION
 from splitbench.protocol import (
+    PAPER,
     Method,
-    MethodMeta,
     Needs,
     NewRows,
     SessionSupport,
     SplitTask,
     SubsetContext,
+    paper_meta,
 )
-
-CITATION = PAPER_CITATION
 
 
 @dataclass(frozen=True)
@@ -120,22 +118,18 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 class ModifierRetrieval(Method[ModifierRetrievalConfig]):
     """Zero-shot edit ``W_S[j] = w_c + v_m*`` with greedily retrieved modifier vectors."""
 
-    meta = MethodMeta(
-        name="modifier_retrieval",
-        display_name="Modifier retrieval (MR)",
-        description="Zero-shot: add the base model's best-matching modifier vector to the "
+    meta = paper_meta(
+        "modifier_retrieval",
+        "Modifier retrieval (MR)",
+        "Zero-shot: add the base model's best-matching modifier vector to the "
         "coarse row (greedy one-to-one matching on modifier and label texts).",
-        shots=0,
-        paper="Liu & Doughty, Let's Split Up, ICLR 2026, §3 (MR)",
-        citation=CITATION,
+        paper=f"{PAPER}, §3 (MR)",
     )
     config_class = ModifierRetrievalConfig
     needs = Needs(text_encoder=True)
     deterministic = True
-    session_support = SessionSupport(
-        batch=True,
-        sequential=True,
-        note="the dictionary comes from the base head's fine groups, so a sequential "
+    session_support = SessionSupport.both(
+        "the dictionary comes from the base head's fine groups, so a sequential "
         "session's rows equal the batch session's",
     )
 

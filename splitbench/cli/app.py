@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from splitbench.cli import options as opt
 from splitbench.cli.build import build_benchmark as _build_benchmark
-from splitbench.cli.common import err, parse_kv, parse_subsets, resolve_stores
+from splitbench.cli.common import err, parse_subsets
 from splitbench.cli.extract import extract as _extract_command
 from splitbench.cli.grid import grid as _grid
 from splitbench.cli.hub import hub_app
 from splitbench.cli.leaderboard import leaderboard_app
 from splitbench.cli.prepare import prepare_videos
 from splitbench.cli.rescore import rescore
+from splitbench.cli.run import run
+from splitbench.cli.simulate import simulate
 from splitbench.cli.vlm import vlm_app
 from splitbench.errors import SplitbenchError
 
@@ -30,243 +31,7 @@ app = typer.Typer(
 )
 
 
-@app.command()
-def run(
-    method: Annotated[
-        str,
-        typer.Option(
-            "--method",
-            "-m",
-            help="Method name (see 'splitbench list methods').",
-            rich_help_panel="Method",
-        ),
-    ],
-    benchmark: opt.Benchmark = "synthetic",
-    subset: opt.Subset = "all",
-    targets: Annotated[
-        str | None,
-        typer.Option(
-            "--targets",
-            help="Comma-separated coarse indices (or target keys); default all.",
-            rich_help_panel="Data",
-        ),
-    ] = None,
-    text_variant: Annotated[
-        str | None,
-        typer.Option(
-            "--text-variant",
-            help="Rewrite the split targets' fine labels and modifiers: typo:RATE, "
-            "case:RATE or punct:RATE, optionally :SEED, or a curated paraphrase, long, fr "
-            "or de (docs/robustness.md).",
-            rich_help_panel="Data",
-        ),
-    ] = None,
-    seeds: Annotated[
-        str,
-        typer.Option(
-            "--seeds",
-            help="Comma-separated seeds. Deterministic methods run once, with the first.",
-            rich_help_panel="Method",
-        ),
-    ] = "0,1,2",
-    output_dir: Annotated[
-        Path,
-        typer.Option(
-            "--output-dir",
-            "-o",
-            help="Where unit results go (one JSON per unit).",
-            rich_help_panel="Output",
-        ),
-    ] = Path("splitbench-results"),
-    device: Annotated[
-        str, typer.Option(help="Torch device for methods that train.", rich_help_panel="Method")
-    ] = "cpu",
-    annotations: opt.Annotations = None,
-    features: opt.Features = None,
-    config: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--config", "-c", help="Method option key=value (repeatable).", rich_help_panel="Method"
-        ),
-    ] = None,
-    config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config-file", help="Method options as JSON or TOML.", rich_help_panel="Method"
-        ),
-    ] = None,
-    overwrite_strategy: Annotated[
-        str,
-        typer.Option(
-            "--overwrite-strategy",
-            help="only-missing (resume) or always (recompute).",
-            rich_help_panel="Output",
-        ),
-    ] = "only-missing",
-    plugin: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--plugin",
-            help="A Python file defining Method subclasses (unpublished methods).",
-            rich_help_panel="Method",
-        ),
-    ] = None,
-    per_target: Annotated[
-        bool,
-        typer.Option(
-            "--per-target", help="Also print per-target tables.", rich_help_panel="Output"
-        ),
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel="Output")
-    ] = False,
-    log_samples: Annotated[
-        bool,
-        typer.Option(
-            "--log-samples",
-            help="Also write per-video predictions (top-k, before and after the edit) to "
-            "seed<S>.samples.parquet next to each result.",
-            rich_help_panel="Output",
-        ),
-    ] = False,
-    log_top_k: Annotated[
-        int,
-        typer.Option(
-            "--log-top-k", help="Classes kept per video by --log-samples.", rich_help_panel="Output"
-        ),
-    ] = 5,
-    unit_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--unit-timeout",
-            help="Seconds one method call (prepare, or one unit's edit) may run before its "
-            "unit fails and the run goes on. Default: no limit.",
-            rich_help_panel="Method",
-        ),
-    ] = None,
-    track: Annotated[
-        str,
-        typer.Option(
-            "--track",
-            help="single (one split per unit, the paper's protocol), or batch / sequential "
-            "multi-target sessions (docs/sessions.md).",
-            rich_help_panel="Sessions",
-        ),
-    ] = "single",
-    session_sizes: Annotated[
-        str,
-        typer.Option(
-            "--session-sizes",
-            help="Targets split in one session, comma-separated; 'all' = every target.",
-            rich_help_panel="Sessions",
-        ),
-    ] = "1,3,all",
-    orders: Annotated[
-        int,
-        typer.Option(
-            "--orders", help="Seeded target orders per session size.", rich_help_panel="Sessions"
-        ),
-    ] = 3,
-    jobs: opt.Jobs = None,
-) -> None:
-    """Run a method on a benchmark, write one result per unit, print the leaderboard."""
-    from splitbench.benchmarks.text_variants import apply_text_variant, parse_text_variant
-    from splitbench.catalog import load_benchmark
-    from splitbench.cli.plugins import load_plugin_files, read_config_file
-    from splitbench.cli.sessions import check_track, run_sessions
-    from splitbench.cli.validate import check_run_options, parse_seeds, parse_targets
-    from splitbench.errors import ConfigError
-    from splitbench.evaluation import MethodSpec, evaluate
-    from splitbench.evaluation.facade import resolve_methods
-    from splitbench.progress import silence
-    from splitbench.protocol import load_methods
-    from splitbench.protocol.parallel import default_jobs
-
-    if quiet:
-        silence()
-    if overwrite_strategy not in ("only-missing", "always"):
-        raise ConfigError(
-            f"--overwrite-strategy {overwrite_strategy!r}: expected only-missing or always"
-        )
-    registry = load_methods()
-    load_plugin_files(plugin or [], registry)
-    overrides = read_config_file(config_file) if config_file else {}
-    overrides.update(parse_kv(config or []))
-    check_track(track)
-    bench = apply_text_variant(
-        load_benchmark(benchmark, annotations), parse_text_variant(text_variant)
-    )
-    subsets = parse_subsets(subset, list(bench.subsets))
-    seed_list = parse_seeds(seeds)
-    target_list = parse_targets(targets)
-    (configured,) = resolve_methods([MethodSpec(method, overrides)], registry)
-    check_run_options(
-        bench=bench,
-        subsets=subsets,
-        targets=target_list,
-        device=device,
-        log_top_k=log_top_k,
-        config=configured.method.config,
-        method=method,
-        unit_timeout=unit_timeout,
-        output_dir=output_dir,
-    )
-    if track != "single":
-        if targets:
-            raise ConfigError("--targets selects single-split units; sessions use every target")
-        run_sessions(
-            configured.method,
-            configured.origin,
-            bench,
-            resolve_stores(bench.name, features, subsets),
-            subsets,
-            track=track,
-            sizes=session_sizes,
-            orders=orders,
-            seeds=seed_list,
-            output_dir=output_dir,
-            device=device,
-            overwrite=overwrite_strategy,
-            unit_timeout=unit_timeout,
-        )
-        return
-    ev = evaluate(
-        [configured.method],
-        bench,
-        stores=resolve_stores(bench.name, features, subsets),
-        subsets=subsets,
-        seeds=seed_list,
-        targets=target_list,
-        output_dir=output_dir,
-        registry=registry,
-        device=device,
-        overwrite=overwrite_strategy,  # type: ignore[arg-type]
-        progress=not quiet,
-        log_samples=log_samples,
-        log_top_k=log_top_k,
-        unit_timeout=unit_timeout,
-        jobs=jobs if jobs is not None else default_jobs(),
-    )
-    (run,) = ev.runs
-    report = run.report
-    assert report is not None
-    passes = ", ".join(f"{s}: {n}" for s, n in report.backbone_passes.items())
-    sim = " (simulated features)" if ev.simulated else ""
-    seeds_note = (
-        f"; deterministic method, ran seed {report.seeds[0]} only"
-        if run.method.deterministic and len(set(seed_list)) > 1
-        else ""
-    )
-    err(
-        f"{run.method.name}: {len(ev.produced)} units computed, {len(ev.reused)} already done, "
-        f"{len(ev.failures)} failed in {report.wall_s:.1f} s{seeds_note}; backbone passes "
-        f"behind the features: {passes}{sim}"
-    )
-    for line in ev.failure_lines():
-        err(line)
-    print(ev.leaderboard().to_markdown(per_target=per_target))
-    if ev.failures:
-        raise typer.Exit(1)
+app.command("run")(run)
 
 
 @app.command()
@@ -333,81 +98,8 @@ def list_(
         raise ConfigError(f"list {what!r}: expected methods, benchmarks or text-encoders")
 
 
-@app.command()
-def simulate(
-    benchmark: opt.Benchmark,
-    output: Annotated[
-        Path, typer.Option("--output", help="Folder for the stores (<output>/<subset>/).")
-    ],
-    annotations: opt.Annotations = None,
-    subset: opt.Subset = "all",
-    dim: Annotated[int, typer.Option(help="Feature dimension (MVD ViT-S: 384).")] = 384,
-    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
-    compositionality: Annotated[
-        float, typer.Option(help="Share of a subcategory's offset that is its modifier's.")
-    ] = 0.8,
-    base_accuracy: Annotated[
-        float,
-        typer.Option(
-            help="Top-1 a simulated 174-class SSv2 model would reach; picks the video noise "
-            "from the calibration (default: MVD ViT-S's published 70.9 %)."
-        ),
-    ] = 0.709,
-    video_noise: Annotated[
-        float | None, typer.Option(help="Set the video noise directly (overrides the above).")
-    ] = None,
-    segments: Annotated[int, typer.Option(help="Temporal segments per val video.")] = 2,
-    crops: Annotated[int, typer.Option(help="Spatial crops per segment.")] = 3,
-    train_views: Annotated[int, typer.Option(help="Augmented views per train video.")] = 2,
-    knob: Annotated[
-        list[str] | None,
-        typer.Option("--knob", help="Any other simulation knob NAME=VALUE (repeatable)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-) -> None:
-    """Write SIMULATED feature stores with an official benchmark's real taxonomy and sizes.
-
-    For dry runs and performance work only: results on them are labelled as simulations.
-    The knobs are recorded in each store's identity; docs/simulation.md lists them all.
-    """
-    from splitbench.benchmarks.synthetic import SyntheticConfig, config_from_spec
-    from splitbench.catalog import load_benchmark
-    from splitbench.errors import ConfigError
-    from splitbench.features.sim_report import render_base_model
-    from splitbench.features.simulate import simulate_official_store
-
-    if benchmark.partition(":")[0] == "synthetic":
-        raise ConfigError(
-            "simulate writes stores for official benchmarks; the synthetic one takes its "
-            "knobs in its name, e.g. 'splitbench run -b synthetic:compositionality=0.5 ...'"
-        )
-    cfg = config_from_spec(
-        ",".join(knob or []),
-        SyntheticConfig(
-            seed=seed,
-            dim=dim,
-            compositionality=compositionality,
-            base_accuracy=base_accuracy,
-            video_noise=video_noise,
-            segments=segments,
-            crops=crops,
-            train_views=train_views,
-        ),
-    )
-    bench = load_benchmark(benchmark, annotations)
-    for s in parse_subsets(subset, list(bench.subsets)):
-        store = simulate_official_store(
-            bench, s, output / s, cfg, progress=False if quiet else None
-        )
-        m = store.meta
-        err(
-            f"{bench.name}/{s}: simulated store at {store.path} ({m.splits['val'].count} val, "
-            f"{m.splits['train'].count} train videos, dim {m.dim})"
-        )
-        err(render_base_model({s: store}, per_target=False))
-
-
-# Commands that live in their own modules.
+# Commands that live in their own modules (registered in the order --help lists them).
+app.command("simulate")(simulate)
 app.command("extract")(_extract_command)
 app.command("grid")(_grid)
 app.command("rescore")(rescore)

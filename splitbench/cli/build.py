@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from splitbench.cli import options as opt
 from splitbench.cli.common import err
 
-_IN = "Inputs"
+_IN = opt.in_panel("Inputs")
 
 
 def build_benchmark(
@@ -20,41 +21,26 @@ def build_benchmark(
         ),
     ] = None,
     labels: Annotated[
-        Path | None,
-        typer.Option("--labels", help="Fine labels in the dataset's order.", rich_help_panel=_IN),
+        Path | None, _IN("--labels", help="Fine labels in the dataset's order.")
     ] = None,
-    train: Annotated[
-        Path | None,
-        typer.Option("--train", help="Train videos with fine labels.", rich_help_panel=_IN),
-    ] = None,
-    val: Annotated[
-        Path | None,
-        typer.Option("--val", help="Val videos with fine labels.", rich_help_panel=_IN),
-    ] = None,
+    train: Annotated[Path | None, _IN("--train", help="Train videos with fine labels.")] = None,
+    val: Annotated[Path | None, _IN("--val", help="Val videos with fine labels.")] = None,
     groups: Annotated[
         Path | None,
-        typer.Option(
+        _IN(
             "--groups",
             help="Group scheme (group_scheme.json shape); without A/B a partition is proposed.",
-            rich_help_panel=_IN,
         ),
     ] = None,
-    fmt: Annotated[
-        str,
-        typer.Option("--format", help="Input format: simple, ssv2 or gym288.", rich_help_panel=_IN),
-    ] = "simple",
+    fmt: Annotated[str, _IN("--format", help="Input format: simple, ssv2 or gym288.")] = "simple",
     exclude: Annotated[
-        Path | None,
-        typer.Option(
-            "--exclude", help="JSON of labels and videos to drop first.", rich_help_panel=_IN
-        ),
+        Path | None, _IN("--exclude", help="JSON of labels and videos to drop first.")
     ] = None,
     modifiers: Annotated[
         Path | None,
-        typer.Option(
+        _IN(
             "--modifiers",
             help="Modifier table (group,fine_label,modifier,source) copied into the folder.",
-            rich_help_panel=_IN,
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of a proposed partition.")] = 0,

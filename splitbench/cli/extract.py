@@ -11,25 +11,20 @@ from splitbench.cli import options as opt
 from splitbench.cli.common import err, parse_ints, parse_subsets
 from splitbench.cli.extract_summary import checkpoints_by_subset, print_summary, source_size_option
 
-_VIEWS = "Views"
-_MODEL = "Model"
-_RUN = "Run"
-_DATA = "Data"
-_VLM = "Video-language model (cascade baselines)"
+_VIEWS = opt.in_panel("Views")
+_MODEL = opt.in_panel("Model")
+_RUN = opt.in_panel("Run")
+_VLM = opt.in_panel("Video-language model (cascade baselines)")
 
 
 def extract(
-    benchmark: Annotated[
-        str,
-        typer.Option("--benchmark", "-b", help="ssv2-split | finegym-split", rich_help_panel=_DATA),
-    ],
+    benchmark: Annotated[str, opt.DATA("--benchmark", "-b", help="ssv2-split | finegym-split")],
     videos: Annotated[
         Path,
-        typer.Option(
+        opt.DATA(
             "--videos",
             help="Folder with the dataset's video files (SSv2 <id>.webm or .mp4, FineGym "
             "<clip_id>.mp4).",
-            rich_help_panel=_DATA,
         ),
     ],
     output: Annotated[
@@ -40,196 +35,127 @@ def extract(
     ],
     checkpoint: Annotated[
         list[str] | None,
-        typer.Option(
+        _MODEL(
             "--checkpoint",
             help="The subset's base-model checkpoint FILE; with several subsets, repeat as "
             "A=FILE B=FILE.",
-            rich_help_panel=_MODEL,
         ),
     ] = None,
     subset: opt.Subset = "all",
     annotations: opt.Annotations = None,
-    device: Annotated[
-        str,
-        typer.Option(help="auto (cuda if available), cpu, cuda, cuda:1, ...", rich_help_panel=_RUN),
-    ] = "auto",
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Videos per forward pass.", rich_help_panel=_RUN)
-    ] = 8,
+    device: Annotated[str, _RUN(help="auto (cuda if available), cpu, cuda, cuda:1, ...")] = "auto",
+    batch_size: Annotated[int, _RUN("--batch-size", help="Videos per forward pass.")] = 8,
     workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Decoding processes (default: CPUs - 1, at most 16).", rich_help_panel=_RUN
-        ),
+        int | None, _RUN(help="Decoding processes (default: CPUs - 1, at most 16).")
     ] = None,
     dtype: Annotated[
         str,
-        typer.Option(
+        _RUN(
             help="Compute precision: auto (bfloat16 on CUDA, float32 on CPU), float32, "
-            "bfloat16, float16.",
-            rich_help_panel=_RUN,
+            "bfloat16, float16."
         ),
     ] = "auto",
     store_dtype: Annotated[
-        str, typer.Option("--store-dtype", help="float16 or float32 on disk.", rich_help_panel=_RUN)
+        str, _RUN("--store-dtype", help="float16 or float32 on disk.")
     ] = "float16",
     chunk_size: Annotated[
-        int,
-        typer.Option(
-            "--chunk-size", help="Videos per shard (unit of resumption).", rich_help_panel=_RUN
-        ),
+        int, _RUN("--chunk-size", help="Videos per shard (unit of resumption).")
     ] = 256,
     missing: Annotated[
-        str,
-        typer.Option(
-            help="fail: stop at a missing or corrupt video; skip: record it and go on.",
-            rich_help_panel=_RUN,
-        ),
+        str, _RUN(help="fail: stop at a missing or corrupt video; skip: record it and go on.")
     ] = "fail",
     retry_skipped: Annotated[
-        bool,
-        typer.Option(
-            "--retry-skipped", help="Retry videos an earlier run skipped.", rich_help_panel=_RUN
-        ),
+        bool, _RUN("--retry-skipped", help="Retry videos an earlier run skipped.")
     ] = False,
     trust_checkpoint: Annotated[
         bool,
-        typer.Option(
+        _MODEL(
             "--trust-checkpoint",
             help="Allow full unpickling of a checkpoint that weights-only loading refuses "
             "(can run code: only for files you trust).",
-            rich_help_panel=_MODEL,
         ),
     ] = False,
     all_train: Annotated[
         bool,
-        typer.Option(
+        opt.DATA(
             "--all-train",
             help="Extract augmented views of every train video, not only the shot pools.",
-            rich_help_panel=_DATA,
         ),
     ] = False,
     shots: Annotated[
         str,
-        typer.Option(
-            help="Shot counts the low-shot protocol will sample (comma list; 'all' = whole ft "
-            "set).",
-            rich_help_panel=_DATA,
+        opt.DATA(
+            help="Shot counts the low-shot protocol will sample (comma list; 'all' = whole ft set)."
         ),
     ] = "1",
-    seeds: Annotated[
-        str, typer.Option(help="Seeds the protocol will sample.", rich_help_panel=_DATA)
-    ] = "0,1,2",
+    seeds: Annotated[str, opt.DATA(help="Seeds the protocol will sample.")] = "0,1,2",
     shot_policy: Annotated[
-        str,
-        typer.Option("--shot-policy", help="available | whole-ft | strict.", rich_help_panel=_DATA),
+        str, opt.DATA("--shot-policy", help="available | whole-ft | strict.")
     ] = "available",
     segments: Annotated[
-        int | None,
-        typer.Option(help="Temporal views (default 2; VLM: its own).", rich_help_panel=_VIEWS),
+        int | None, _VIEWS(help="Temporal views (default 2; VLM: its own).")
     ] = None,
-    crops: Annotated[
-        int | None,
-        typer.Option(help="Spatial crops (default 3; VLM: its own).", rich_help_panel=_VIEWS),
-    ] = None,
+    crops: Annotated[int | None, _VIEWS(help="Spatial crops (default 3; VLM: its own).")] = None,
     short_side: Annotated[
-        int | None,
-        typer.Option(
-            "--short-side",
-            help="Resize target (default: the model's input size).",
-            rich_help_panel=_VIEWS,
-        ),
+        int | None, _VIEWS("--short-side", help="Resize target (default: the model's input size).")
     ] = None,
     sampler: Annotated[
         str | None,
-        typer.Option(
-            help="mvd (default) or videomae temporal test indices; a VLM also takes middle.",
-            rich_help_panel=_VIEWS,
-        ),
+        _VIEWS(help="mvd (default) or videomae temporal test indices; a VLM also takes middle."),
     ] = None,
     encoder: Annotated[
         str | None,
-        typer.Option(
+        _VLM(
             "--encoder",
             help="Add a video-language model's embeddings of the val videos to the existing "
             "store(s) at --output, for the cascade baselines: clip:<model>/<pretrained tag or "
             "weights file> (e.g. clip:ViT-L-14/openai) or viclip:<weights file>. Nothing is "
             "downloaded.",
-            rich_help_panel=_VLM,
         ),
     ] = None,
     vlm_name: Annotated[
         str | None,
-        typer.Option(
+        _VLM(
             "--vlm-name",
             help="Folder name of the VLM space (default: from the spec, e.g. "
             "clip-vit-l-14-openai).",
-            rich_help_panel=_VLM,
         ),
     ] = None,
-    pooling: Annotated[
-        str,
-        typer.Option(help="CLIP frame pooling: mean or attention.", rich_help_panel=_VLM),
-    ] = "mean",
+    pooling: Annotated[str, _VLM(help="CLIP frame pooling: mean or attention.")] = "mean",
     resize: Annotated[
         str | None,
-        typer.Option(
-            help="VLM frames: squash (whole frame, ViCLIP) or short-side (+ crops, CLIP).",
-            rich_help_panel=_VLM,
-        ),
+        _VLM(help="VLM frames: squash (whole frame, ViCLIP) or short-side (+ crops, CLIP)."),
     ] = None,
     train_views: Annotated[
-        int,
-        typer.Option(
-            "--train-views", help="Augmented views per train video.", rich_help_panel=_VIEWS
-        ),
+        int, _VIEWS("--train-views", help="Augmented views per train video.")
     ] = 8,
-    train_seed: Annotated[
-        int, typer.Option("--train-seed", help="Augmentation seed.", rich_help_panel=_VIEWS)
-    ] = 0,
+    train_seed: Annotated[int, _VIEWS("--train-seed", help="Augmentation seed.")] = 0,
     heads: Annotated[
-        int | None,
-        typer.Option(
-            help="Attention heads (default: from args.model, else width/64).",
-            rich_help_panel=_MODEL,
-        ),
+        int | None, _MODEL(help="Attention heads (default: from args.model, else width/64).")
     ] = None,
     frames: Annotated[
         int | None,
-        typer.Option(
+        _MODEL(
             help="Input frames (default: args.num_frames, else 16; VLM: its own, e.g. 8 for "
-            "ViCLIP, the base views' 16 for CLIP).",
-            rich_help_panel=_MODEL,
+            "ViCLIP, the base views' 16 for CLIP)."
         ),
     ] = None,
     img_size: Annotated[
-        int | None,
-        typer.Option(
-            "--img-size",
-            help="Input size (default: args.input_size, else 224).",
-            rich_help_panel=_MODEL,
-        ),
+        int | None, _MODEL("--img-size", help="Input size (default: args.input_size, else 224).")
     ] = None,
     pos_embed: Annotated[
-        str,
-        typer.Option(
-            "--pos-embed", help="mvd-3d (MVD) or videomae-1d (VideoMAE).", rich_help_panel=_MODEL
-        ),
+        str, _MODEL("--pos-embed", help="mvd-3d (MVD) or videomae-1d (VideoMAE).")
     ] = "mvd-3d",
     source_size: Annotated[
         str,
-        typer.Option(
+        _VIEWS(
             "--source-size",
             help="Scale every frame to WxH before view sampling: auto (the benchmark's "
             "official preprocessing, FineGym-Split 480x270; none for SSv2), none, or WxH.",
-            rich_help_panel=_VIEWS,
         ),
     ] = "auto",
     decode_threads: Annotated[
-        int,
-        typer.Option(
-            "--decode-threads", help="FFmpeg threads per decoding process.", rich_help_panel=_RUN
-        ),
+        int, _RUN("--decode-threads", help="FFmpeg threads per decoding process.")
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

@@ -13,65 +13,53 @@ from splitbench.cli.common import err, parse_ints, parse_kv
 if TYPE_CHECKING:
     from splitbench.evaluation.facade import EvaluatedMethod
 
+_PARITY = opt.in_panel("Parity")
+
 
 def grid(
     preset: Annotated[
-        str | None,
-        typer.Option("--preset", "-p", help="Grid preset (see --list)."),
+        str | None, typer.Option("--preset", "-p", help="Grid preset (see --list).")
     ] = None,
     list_presets: Annotated[
         bool, typer.Option("--list", help="List the presets and exit.")
     ] = False,
     benchmark: Annotated[
         str | None,
-        typer.Option(
+        opt.DATA(
             "--benchmark",
             "-b",
             help="Override the preset's benchmark (e.g. synthetic for a dry run).",
-            rich_help_panel="Data",
         ),
     ] = None,
     subset: Annotated[
-        str | None,
-        typer.Option(
-            "--subset",
-            "-s",
-            help="Override the preset's subsets (A, B or all).",
-            rich_help_panel="Data",
-        ),
+        str | None, opt.DATA("--subset", "-s", help="Override the preset's subsets (A, B or all).")
     ] = None,
     annotations: opt.Annotations = None,
     features: opt.Features = None,
     seed_set: Annotated[
         str,
-        typer.Option(
+        _PARITY(
             "--seed-set",
             help="scripts: the released script's seeds for this table ({0,1,3} for Table 2 "
             "SSv2-A and Table 3, {0,1,2} elsewhere); uniform: {0,1,2}.",
-            rich_help_panel="Parity",
         ),
     ] = "scripts",
     seeds: Annotated[
-        str | None,
-        typer.Option(
-            "--seeds", help="Explicit seeds (overrides --seed-set).", rich_help_panel="Parity"
-        ),
+        str | None, _PARITY("--seeds", help="Explicit seeds (overrides --seed-set).")
     ] = None,
     released_code: Annotated[
         bool,
-        typer.Option(
+        _PARITY(
             "--released-code",
             help="Released-code parity: ma_init=released-code (random + Δ, zero bias) and "
             "shot_policy=whole-ft for every method that has them.",
-            rich_help_panel="Parity",
         ),
     ] = False,
     text_encoder: Annotated[
         str | None,
-        typer.Option(
+        _PARITY(
             "--text-encoder",
             help="Text encoder for every method that uses one (clip-vit-l-14 for parity).",
-            rich_help_panel="Parity",
         ),
     ] = None,
     config: Annotated[
@@ -79,8 +67,7 @@ def grid(
         typer.Option("--config", "-c", help="key=value for every method that has the option."),
     ] = None,
     extra_method: Annotated[
-        list[str] | None,
-        typer.Option("--extra-method", help="Also run this method (repeatable)."),
+        list[str] | None, typer.Option("--extra-method", help="Also run this method (repeatable).")
     ] = None,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Where unit results go.")

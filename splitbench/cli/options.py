@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+
+def in_panel(name: str) -> Callable[..., Any]:
+    """``typer.Option`` listed in the ``--help`` panel ``name`` (each panel spelled once)."""
+    return functools.partial(typer.Option, rich_help_panel=name)
+
+
+DATA = in_panel("Data")
+METHOD = in_panel("Method")
+OUTPUT = in_panel("Output")
+SESSIONS = in_panel("Sessions")
+
 Benchmark = Annotated[
     str,
-    typer.Option(
+    DATA(
         "--benchmark",
         "-b",
         help="synthetic | ssv2-split | finegym-split | hf://ORG/NAME[@REV] | hub folder | "
         "benchmark folder (official layout, e.g. built by build-benchmark)",
-        rich_help_panel="Data",
     ),
 ]
 Annotations = Annotated[
     Path | None,
-    typer.Option(
-        "--annotations",
-        help="The official 'Datasets' folder (or $SPLITBENCH_ANNOTATIONS).",
-        rich_help_panel="Data",
-    ),
+    DATA("--annotations", help="The official 'Datasets' folder (or $SPLITBENCH_ANNOTATIONS)."),
 ]
-Subset = Annotated[
-    str,
-    typer.Option("--subset", "-s", help="A, B or all.", rich_help_panel="Data"),
-]
+Subset = Annotated[str, DATA("--subset", "-s", help="A, B or all.")]
 Features = Annotated[
     Path | None,
-    typer.Option(
+    DATA(
         "--features",
         help="Feature store folder (one store, or one per subset in "
         "A/ and B/), hf://ORG/NAME[@REV] or a hub feature folder. Not needed for the "
         "synthetic benchmark.",
-        rich_help_panel="Data",
     ),
 ]
 Jobs = Annotated[

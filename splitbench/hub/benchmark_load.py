@@ -32,8 +32,9 @@ from splitbench.hub.benchmark_format import (
     config_layout,
 )
 from splitbench.hub.digests import digest_checker
-from splitbench.hub.folder import config_files, read_parquet, require
+from splitbench.hub.folder import config_files, read_parquet
 from splitbench.hub.marker import OpenedFolder, open_folder
+from splitbench.hub.marker_models import BenchmarkMarker, validate_marker
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,47 +55,35 @@ def load_hub_benchmark(spec: str | Path, subsets: Sequence[str] | None = None) -
         DataError: one line naming the missing or malformed part.
     """
     opened = open_folder(spec, MARKER, FORMAT, "benchmark")
-    raw, meta_path, where = opened.meta, opened.meta_path, opened.where
-    scheme_raw = require(raw, "group_scheme", dict, meta_path)
-    partition_raw = require(raw, "partition", dict, meta_path)
+    marker = validate_marker(BenchmarkMarker, opened.meta, opened.meta_path)
     named = {s.lower(): s for s in opened.subsets}  # subset names are case-insensitive
     wanted = [named.get(s.lower(), s) for s in subsets] if subsets else list(opened.subsets)
     for name in wanted:
         if name not in opened.subsets:
-            raise DataError(f"{meta_path}: no subset {name!r} (has {', '.join(opened.subsets)})")
-    name = require(raw, "name", str, meta_path)
-    loaded = {s: _load_subset(opened, s) for s in wanted}
+            raise DataError(
+                f"{opened.meta_path}: no subset {name!r} (has {', '.join(opened.subsets)})"
+            )
+    loaded = {s: _load_subset(opened, marker, s) for s in wanted}
     if len(loaded) == 2:  # fine indices against the other subset's base labels, as read_official
         cross_check(loaded)
     return Benchmark(
-        name=name,
-        display_name=require(raw, "display_name", str, meta_path),
-        version=require(raw, "version", str, meta_path),
+        name=marker.name,
+        display_name=marker.display_name,
+        version=marker.version,
         subsets=loaded,
-        group_scheme={g: tuple(m) for g, m in scheme_raw.items()},
-        partition={s: tuple(g) for s, g in partition_raw.items()},
-        simulation=require(raw, "simulation", bool, meta_path),
-        source=where.source,
-        revision=where.revision,
-        modifier_source=require(raw, "modifier_source", str, meta_path),
-        citation=require(raw, "citation", str, meta_path),
-        video_size=_video_size(raw.get("video_size"), meta_path),
+        group_scheme={g: tuple(m) for g, m in marker.group_scheme.items()},
+        partition={s: tuple(g) for s, g in marker.partition.items()},
+        simulation=marker.simulation,
+        source=opened.where.source,
+        revision=opened.where.revision,
+        modifier_source=marker.modifier_source,
+        citation=marker.citation,
+        video_size=marker.video_size,
     )
 
 
-def _video_size(raw: Any, where: Path) -> tuple[int, int] | None:
-    if raw is None:
-        return None
-    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, int) for x in raw)):
-        raise DataError(f"{where}: video_size must be [width, height] integers, got {raw!r}")
-    return int(raw[0]), int(raw[1])
-
-
-def _load_subset(opened: OpenedFolder, name: str) -> Subset:
+def _load_subset(opened: OpenedFolder, marker: BenchmarkMarker, name: str) -> Subset:
     folder, configs, meta, meta_path = opened.path, opened.configs, opened.meta, opened.meta_path
-    raw = opened.subsets[name]
-    if not isinstance(raw, dict) or not isinstance(raw.get("findings"), list):
-        raise DataError(f"{meta_path}: subsets.{name}.findings must be a list")
     verify = digest_checker(folder, meta.get("digests"), str(meta_path), "hub benchmark")
     files = {
         (cfg, split): config_files(folder, configs, cfg, split)
@@ -126,10 +115,10 @@ def _load_subset(opened: OpenedFolder, name: str) -> Subset:
             f"{', '.join(STORED_SETS)})"
         )
     coarse_of = sets.column("coarse_index").to_numpy()
-    scheme = meta["group_scheme"]
+    scheme = marker.group_scheme
     targets = []
     for i, row in enumerate(tt.to_pylist()):
-        c, k = _target_row(targets_path, i, row, labels, scheme, meta["partition"].get(name, ()))
+        c, k = _target_row(targets_path, i, row, labels, scheme, marker.partition.get(name, ()))
 
         def part(kind: str, c: int = c) -> Rows:
             at = np.flatnonzero((coarse_of == c) & (kinds == kind))
@@ -172,7 +161,7 @@ def _load_subset(opened: OpenedFolder, name: str) -> Subset:
     if stray:
         raise DataError(f"{sets_path}: rows for coarse index {min(stray)}, which is not a target")
     return Subset(
-        benchmark=str(meta["name"]),
+        benchmark=marker.name,
         name=name,
         labels=labels,
         train=train.table,
@@ -180,7 +169,7 @@ def _load_subset(opened: OpenedFolder, name: str) -> Subset:
         targets=tuple(targets),
         fine_groups=fine_groups,
         singletons=singletons,
-        findings=tuple(str(f) for f in raw["findings"]),
+        findings=tuple(str(f) for f in marker.subsets[name].findings),
     )
 
 

@@ -41,6 +41,7 @@ from splitbench.hub.folder import (
     write_parquet,
 )
 from splitbench.hub.marker import finish_folder, folder_card, open_folder
+from splitbench.hub.marker_models import FeaturesMarker, FeatureSubsetEntry, validate_marker
 from splitbench.hub.source import parse_hub_ref
 from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
@@ -189,15 +190,12 @@ def load_hub_features(spec: str | Path, subsets: Sequence[str]) -> dict[str, Fea
     it (the cache is keyed by the repository commit or the folder's content hash).
 
     Raises:
-        DataError: one line naming the missing subset, config, file or column.
+        DataError: one line naming the missing subset, config, file or column, or the
+            marker's malformed field.
     """
     opened = open_folder(spec, MARKER, FORMAT, "feature")
-    where, meta_path, available, configs = (
-        opened.where,
-        opened.meta_path,
-        opened.subsets,
-        opened.configs,
-    )
+    where, meta_path, configs = opened.where, opened.meta_path, opened.configs
+    available = validate_marker(FeaturesMarker, opened.meta, meta_path).subsets
     root = cache_dir() / "hub-features" / re.sub(r"[^A-Za-z0-9._-]+", "--", where.revision)
     out: dict[str, FeatureStore] = {}
     for s in subsets:
@@ -219,32 +217,23 @@ def _materialise(
     folder: Path,
     configs: Mapping[str, Mapping[str, Sequence[str]]],
     subset: str,
-    raw: Any,
+    entry: FeatureSubsetEntry,
     meta_path: Path,
     target: Path,
 ) -> None:
     from safetensors.numpy import load_file
 
-    if not isinstance(raw, dict) or not isinstance(raw.get("store"), dict):
-        raise DataError(f"{meta_path}: subsets.{subset}.store must be an object")
-    store_raw = dict(raw["store"])
-    split_info = store_raw.get("splits")
-    if not isinstance(split_info, dict):
-        raise DataError(f"{meta_path}: subsets.{subset}.store.splits must be an object")
-    store_raw["splits"] = {}
+    store_raw = {**(entry.store.model_extra or {}), "splits": {}}
     meta = StoreMeta.from_json(json.dumps(store_raw), f"{meta_path} (subset {subset})")
-    if raw.get("key") != meta.identity_key:
+    if entry.key != meta.identity_key:
         raise DataError(
             f"{meta_path}: subset {subset}: store metadata gives key {meta.identity_key}, the file "
-            f"records "
-            f"{raw.get('key')!r} (edited or corrupted metadata)"
+            f"records {entry.key!r} (edited or corrupted metadata)"
         )
-    head_path = folder / str(raw.get("head", f"{subset}/head.safetensors"))
+    head_path = folder / (entry.head or f"{subset}/head.safetensors")
     if not head_path.is_file():
         raise DataError(f"{head_path}: base head file is missing")
-    check = digest_checker(
-        folder, raw.get("digests"), f"{meta_path} (subset {subset})", "hub feature"
-    )
+    check = digest_checker(folder, entry.digests, f"{meta_path} (subset {subset})", "hub feature")
     check(head_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, prefix=f".{target.name}-")
@@ -254,8 +243,8 @@ def _materialise(
         if "weight" not in head or "bias" not in head:
             raise DataError(f"{head_path}: expected tensors 'weight' and 'bias'")
         writer.write_head(head["weight"], head["bias"])
-        for split, info in split_info.items():
-            views, count = int(info["views"]), int(info["count"])
+        for split, info in entry.store.splits.items():
+            views, count = info.views, info.count
             want = features_type(meta.dtype, meta.dim)
             got = 0
             for path in config_files(folder, configs, subset, split):

@@ -177,20 +177,6 @@ def read_json(path: Path, schema: str) -> dict[str, Any]:
     return raw
 
 
-def require(raw: Mapping[str, Any], key: str, kind: type, where: Path) -> Any:
-    """``raw[key]`` checked to be a ``kind``.
-
-    Raises:
-        DataError: naming the file and field.
-    """
-    if key not in raw:
-        raise DataError(f"{where}: field {key!r} is missing")
-    value = raw[key]
-    if not isinstance(value, kind):
-        raise DataError(f"{where}: field {key!r} must be a {kind.__name__}")
-    return value
-
-
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write sorted, indented JSON with a final newline (deterministic)."""
     path.parent.mkdir(parents=True, exist_ok=True)

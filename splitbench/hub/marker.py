@@ -21,10 +21,10 @@ from splitbench.hub.folder import (
     configs_card_field,
     read_card_configs,
     read_json,
-    require,
     write_json,
     written,
 )
+from splitbench.hub.marker_models import FolderMarker, validate_marker
 from splitbench.hub.source import ResolvedFolder, resolve_folder
 
 
@@ -61,7 +61,7 @@ def open_folder(spec: str | Path, marker: str, fmt: str, what: str) -> OpenedFol
     where = resolve_folder(spec, marker, what)
     meta_path = where.path / marker
     meta = read_json(meta_path, fmt)
-    subsets = require(meta, "subsets", dict, meta_path)
+    subsets = validate_marker(FolderMarker, meta, meta_path).subsets
     return OpenedFolder(where, meta_path, meta, subsets, read_card_configs(where.path))
 
 

@@ -30,7 +30,8 @@ state-dict keys equal the official ones and load strictly (ViCLIP-L: 428 M param
 * **Similarity**: cosine of L2-normalised embeddings (the demo scales by 100 before its
   softmax; the checkpoint's ``temp`` is 1/100).
 
-Shapes (width, layers, patch, frames, context) are read from the weights; heads are
+Shapes (width, layers, patch, frames, context; :mod:`~splitbench.models.viclip_config`)
+are read from the weights; heads are
 ``width / 64`` (ViCLIP-L: 16 vision and 12 text heads; ViCLIP-B: 12 and 8).
 """
 
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ import torch
 from torch import nn
 
 from splitbench.errors import ConfigError, DataError
+from splitbench.models.viclip_config import ViCLIPConfig
 from splitbench.models.vlm import (
     VLMOptions,
     embed_texts,
@@ -66,62 +68,6 @@ REQUIRED_KEYS = (
     "text_encoder.token_embedding.weight",
     "text_encoder.positional_embedding",
     "text_encoder.text_projection",
-)
-
-
-@dataclass(frozen=True)
-class ViCLIPConfig:
-    """Shape of a ViCLIP model (defaults: ViCLIP-L/14).
-
-    Attributes:
-        vision_width: Vision transformer width.
-        vision_layers: Vision blocks.
-        vision_heads: Vision attention heads.
-        patch_size: Spatial patch side.
-        image_size: Input side.
-        num_frames: Frames (length of the temporal position table).
-        embed_dim: Joint embedding dimension.
-        text_width: Text transformer width.
-        text_layers: Text blocks.
-        text_heads: Text attention heads.
-        vocab_size: Token vocabulary.
-        context_length: Text context length.
-    """
-
-    vision_width: int = 1024
-    vision_layers: int = 24
-    vision_heads: int = 16
-    patch_size: int = 14
-    image_size: int = 224
-    num_frames: int = 8
-    embed_dim: int = 768
-    text_width: int = 768
-    text_layers: int = 12
-    text_heads: int = 12
-    vocab_size: int = 49408
-    context_length: int = 32
-
-    def check(self) -> None:
-        """Raise :class:`ConfigError` for impossible shapes."""
-        for w, h, name in (
-            (self.vision_width, self.vision_heads, "vision"),
-            (self.text_width, self.text_heads, "text"),
-        ):
-            if h < 1 or w % h:
-                raise ConfigError(f"ViCLIP {name}: {h} heads do not divide width {w}")
-        if self.image_size % self.patch_size:
-            raise ConfigError(f"ViCLIP: input {self.image_size} is not a multiple of the patch")
-
-
-VICLIP_L14 = ViCLIPConfig()
-VICLIP_B16 = ViCLIPConfig(
-    vision_width=768,
-    vision_layers=12,
-    vision_heads=12,
-    patch_size=16,
-    embed_dim=512,
-    text_width=512,
-    text_heads=8,
 )
 
 

@@ -27,11 +27,13 @@ from splitbench.protocol.api import (
     load_methods,
 )
 from splitbench.protocol.context import SplitTask, StoreInfo, SubsetContext
+from splitbench.protocol.paper import PAPER, paper_meta
 
 __all__ = [
     "DEFAULT_PROMPTS",
     "ENTRY_POINT_GROUP",
     "METHODS",
+    "PAPER",
     "SHOT_POLICIES",
     "ConfigError",
     "DataError",
@@ -55,6 +57,7 @@ __all__ = [
     "build_config",
     "class_embeddings",
     "load_methods",
+    "paper_meta",
     "sample_shots",
     "templates",
     "vlm_names",

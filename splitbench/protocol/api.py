@@ -94,6 +94,11 @@ class SessionSupport:
     sequential: bool = False
     note: str = ""
 
+    @classmethod
+    def both(cls, note: str) -> SessionSupport:
+        """Support for both tracks (batch and sequential); ``note`` says how it behaves."""
+        return cls(batch=True, sequential=True, note=note)
+
     def supports(self, track: Track) -> bool:
         """Whether the method can run the given track."""
         return self.batch if track == "batch" else self.sequential
