@@ -8,8 +8,9 @@ predictions, counts) of every unit, serially, with the same scorer.
 
     python bench/bench_paper_protocol.py [--annotations PATH] [--jobs N] [--runs 3]
 
-Each run starts with empty in-memory caches and no cached seed-level artefacts (MA maps),
-so everything a first run computes is timed; text embeddings are warmed once before
+Each run starts with empty in-memory caches (shared subset state, MA maps, which store
+files were verified and scanned) and no cached seed-level artefacts, so everything a first
+run in a fresh process computes is timed; text embeddings are warmed once before
 (reported separately), as in any run after the first. The stores are simulated (official
 taxonomy, ids and set sizes; simulated features) and built once into the cache.
 
@@ -62,6 +63,11 @@ def main() -> int:
     add_annotations_option(ap)
     ap.add_argument("--jobs", type=int, default=None, help="default: one per usable CPU")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--no-prepare-ahead",
+        action="store_true",
+        help="A/B check: no helper process preparing MA maps ahead (splitbench.protocol.ahead)",
+    )
     args = ap.parse_args()
     annotations = require_annotations(args.annotations)
     space = scratch("splitbench-bench-paper-", own_cache=False)
@@ -69,13 +75,17 @@ def main() -> int:
     import torch
 
     from splitbench.catalog import load_benchmark
+    from splitbench.features.verify import forget_verified
     from splitbench.grids import get_preset, plan_grid, run_grid
     from splitbench.paths import cache_dir
-    from splitbench.protocol import artefacts, shared
+    from splitbench.protocol import ahead, artefacts, shared
     from splitbench.protocol.parallel import default_jobs
     from splitbench.protocol.scoring import count
 
     print(f"imports (torch, splitbench): {time.perf_counter() - t_import:.2f} s")
+    if args.no_prepare_ahead:
+        ahead.start = lambda *a, **k: None  # type: ignore[assignment]
+        print("prepare-ahead helper: off (--no-prepare-ahead)")
     jobs = args.jobs or default_jobs()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, --jobs {jobs}")
     benches, stores = {}, {}
@@ -128,6 +138,7 @@ def main() -> int:
     for run in range(args.runs):
         shared.clear_shared_state()
         artefacts.clear_memory()
+        forget_verified()  # every store file is hashed and scanned again, as in a new process
         shutil.rmtree(cache_dir() / "artefacts", ignore_errors=True)
         per_method: dict[str, float] = defaultdict(float)
         units = 0

@@ -194,6 +194,7 @@ class LowShotFinetune(Method[FinetuneOptions]):
     )
     config_class: ClassVar[type[Any]] = LowShotFinetuneConfig
     needs = Needs(text_encoder=True, support=True)
+    prepare_ahead = True  # the MA initialisation's map is a shared artefact
     session_support = SessionSupport.both(
         "trains each target's rows on its own shots, with cross-entropy over the current "
         "head (base rows and earlier targets' rows, all frozen)",
@@ -327,6 +328,7 @@ class LowShotFinetuneCoarse(LowShotFinetune):
     )
     config_class = LowShotCoarseConfig
     needs = Needs(support=True)
+    prepare_ahead = False  # nothing to prepare
 
 
 class LowShotFinetuneRandom(LowShotFinetune):
@@ -341,3 +343,4 @@ class LowShotFinetuneRandom(LowShotFinetune):
     )
     config_class = LowShotRandomConfig
     needs = Needs(support=True)
+    prepare_ahead = False  # nothing to prepare

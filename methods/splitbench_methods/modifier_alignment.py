@@ -309,6 +309,7 @@ class ModifierAlignment(Method[ModifierAlignmentConfig]):
     )
     config_class = ModifierAlignmentConfig
     needs = Needs(text_encoder=True)
+    prepare_ahead = True  # the map is a shared artefact (cached on disk)
     session_support = SessionSupport.both(
         "the map is trained once per seed on the base head (earlier targets' rows are "
         "not training pairs), so a sequential session's rows equal the batch session's",

@@ -298,18 +298,25 @@ def evaluate(
     if runners and not selected:
         runners[0].run(chosen, seed_list, targets)  # raises the one-line targets error
     from splitbench import progress as bars
+    from splitbench.protocol import ahead
 
     nest = progress and len(runners) > 1  # one outer bar over methods, units nested below
     outer = bars.bar(total=len(selected) * len(runners), desc="methods", disable=not nest)
     per_subset: list[list[RunReport]] = []
-    for s in selected:
-        reports = []
-        for r in runners:
-            outer.set_postfix_str(f"{r.method.name} ({s})")
-            with bars.nested() if nest else contextlib.nullcontext():
-                reports.append(r.run([s], seed_list, targets))
-            outer.update()
-        per_subset.append(reports)
+    # with --jobs > 1, seed-level preparations (MA maps) run ahead on the other core
+    helper = ahead.start(runners, selected, seed_list, targets) if jobs > 1 else None
+    try:
+        for s in selected:
+            reports = []
+            for r in runners:
+                outer.set_postfix_str(f"{r.method.name} ({s})")
+                with bars.nested() if nest else contextlib.nullcontext():
+                    reports.append(r.run([s], seed_list, targets))
+                outer.update()
+            per_subset.append(reports)
+    finally:
+        if helper is not None:
+            helper.close()
     outer.close()
     for i, run in enumerate(runs):
         run.report = RunReport.merged([reports[i] for reports in per_subset])

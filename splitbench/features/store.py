@@ -40,7 +40,9 @@ from splitbench.errors import DataError
 from splitbench.features.sharded import ShardedFeatures
 from splitbench.features.verify import (
     first_non_finite,
+    known_finite,
     note_unverified,
+    remember_finite,
     remember_verified,
     verify_file,
 )
@@ -287,15 +289,25 @@ class FeatureStore:
     def verify(self) -> None:
         """Check every file of the store now: digests, shapes and finite numbers.
 
-        Each file is hashed once per process (see :mod:`splitbench.features.verify`), so a
-        store that was already read costs nothing more.
+        Each file is hashed and scanned once per process (see
+        :mod:`splitbench.features.verify`), so a store that was already read costs nothing
+        more: a split whose shards are all unchanged since they were checked is not even
+        opened again. A split this call opens is closed again once checked, so the pages
+        its scan touched do not stay resident.
 
         Raises:
             DataError: naming the first damaged file.
         """
         self.head()
-        for name in self.meta.splits:
-            self.split(name)
+        for name, sm in self.meta.splits.items():
+            if name not in self._splits and not self._checked_before(sm):
+                self.split(name)
+                self.close_split(name)  # checked: its scanned pages need not stay mapped
+
+    def _checked_before(self, sm: SplitMeta) -> bool:
+        """Whether every shard of the split was verified and found finite, unchanged since."""
+        layout = _layout(_DTYPES[self.meta.dtype][0], sm.views, self.meta.dim)
+        return all(known_finite(self.path / n, sm.digests.get(n), layout) for n in sm.shards)
 
     def close_split(self, name: str) -> None:
         """Forget the cached split ``name`` (the next :meth:`split` opens it again).
@@ -339,7 +351,10 @@ class FeatureStore:
             else:
                 note_unverified(self.path, "feature store made before content digests")
             table = _read_shard(p)
-            col = table.column("features").combine_chunks()
+            chunked = table.column("features")
+            # one record batch (what the writer writes): its array as it is, a view of the
+            # memory map; combine_chunks would copy it (a shard's size, held per open split)
+            col = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
             if col.type.list_size != width:
                 raise DataError(
                     f"{p}: rows hold {col.type.list_size} values, expected views × dim = "
@@ -348,7 +363,11 @@ class FeatureStore:
             flat = _numpy_view(col.values, p)
             part = flat.reshape(len(table), sm.views, self.meta.dim).astype(np_dtype, copy=False)
             vids = np.array(table.column("video").to_pylist(), dtype=object)
-            _check_finite(part, vids, f"{p}: split {name!r}")
+            digest = sm.digests.get(shard)
+            layout = _layout(np_dtype, sm.views, self.meta.dim)
+            if not known_finite(p, digest, layout):  # an unchanged, verified shard: once
+                _check_finite(part, vids, f"{p}: split {name!r}")
+                remember_finite(p, digest, layout)
             feats.append(part)
             videos.append(vids)
         if feats:
@@ -442,7 +461,7 @@ class StoreWriter:
             with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
                 w.write_table(table)
             digest = file_sha256(tmp)
-        remember_verified(self.path / name, digest)
+        remember_verified(self.path / name, digest, _layout(np_dtype, views, dim))
         sm.digests[name] = digest
         sm.content = None  # recomputed by finish()
         sm.shards.append(name)
@@ -467,6 +486,11 @@ class StoreWriter:
 
     def _flush(self) -> None:
         atomic_write_text(self.path / "store.json", self.meta.to_json())
+
+
+def _layout(dtype: Any, views: int, dim: int) -> str:
+    """How a shard's values are read (what its finite check was done for)."""
+    return f"{np.dtype(dtype).str}|{views}x{dim}"
 
 
 def _content_digest(split: FeatureSplit) -> str:

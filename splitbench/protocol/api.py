@@ -148,8 +148,11 @@ class Method(abc.ABC, Generic[ConfigT]):
     """Base class of every category-splitting method.
 
     Subclasses set :attr:`meta`, optionally :attr:`config_class`, :attr:`needs`,
-    :attr:`deterministic` and :attr:`session_support` (which multi-target session tracks
-    the method takes part in), and implement :meth:`edit`. Subclassing
+    :attr:`deterministic`, :attr:`session_support` (which multi-target session tracks
+    the method takes part in) and :attr:`prepare_ahead` (whether :meth:`prepare` keeps its
+    work in the shared artefact cache, :func:`splitbench.protocol.artefacts.shared_artefact`,
+    so that ``--jobs`` > 1 may run it ahead in a helper process,
+    :mod:`splitbench.protocol.ahead`), and implement :meth:`edit`. Subclassing
     ``Method[MyConfig]`` (with ``config_class = MyConfig``) types :attr:`config`.
 
     Args:
@@ -162,6 +165,7 @@ class Method(abc.ABC, Generic[ConfigT]):
     config_class: ClassVar[type[Any]] = NoConfig
     needs: ClassVar[Needs] = Needs()
     deterministic: ClassVar[bool] = False
+    prepare_ahead: ClassVar[bool] = False
     session_support: ClassVar[SessionSupport] = SessionSupport(
         note="declares no support for multi-target sessions"
     )

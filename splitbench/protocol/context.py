@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import torch
 
 from splitbench.benchmarks.model import Benchmark, SplitTarget, Subset
 from splitbench.errors import DataError
+from splitbench.features.sharded import ShardedFeatures
 from splitbench.features.sources import StoreSources, require_sources
 from splitbench.features.store import FeatureStore
 from splitbench.models.text import DEFAULT_TEXT_ENCODER, TextEncoder, get_text_encoder
@@ -210,10 +212,34 @@ class SubsetContext:
 
 
 def load_val_features(subset: Subset, store: FeatureStore) -> torch.Tensor:
-    """``(N_val, V, D)`` float32 features of ``store`` in ``subset``'s val-table order."""
+    """``(N_val, V, D)`` float32 features of ``store`` in ``subset``'s val-table order.
+
+    A float16 store is widened by torch's vectorised conversion straight from the memory
+    map (shard by shard, into one NumPy-allocated array), which is exact, like NumPy's
+    ``astype`` it replaces, and 3–10× faster on an SSv2-size split.
+    """
     split = store.split("val")
     rows = split.rows_of(subset.val.videos.tolist(), store=str(store.path))
     feats = split.features
     if not (len(rows) == len(feats) and np.array_equal(rows, np.arange(len(rows)))):
         feats = feats[rows]  # the store's order differs from val.csv: reorder (copy)
-    return torch.from_numpy(np.asarray(feats, dtype=np.float32))
+    if feats.dtype != np.float16:
+        return torch.from_numpy(np.asarray(feats, dtype=np.float32))
+    return widen_half(feats.parts if isinstance(feats, ShardedFeatures) else [feats])
+
+
+def widen_half(parts: Sequence[np.ndarray]) -> torch.Tensor:
+    """Float16 arrays (stacked along axis 0) as one float32 tensor, bit-exact.
+
+    The output is allocated by NumPy, as ``np.asarray(..., dtype=np.float32)`` allocated
+    it, so what the scorer's matmuls see (memory layout and alignment) is unchanged.
+    """
+    n = sum(len(p) for p in parts)
+    out = np.empty((n, *parts[0].shape[1:]), dtype=np.float32)
+    dst, start = torch.from_numpy(out), 0
+    with warnings.catch_warnings():  # a read-only memory map: only read, never written
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        for part in parts:
+            dst[start : start + len(part)].copy_(torch.from_numpy(part))
+            start += len(part)
+    return dst

@@ -114,6 +114,7 @@ class Runner:
         self.unit_timeout = unit_timeout
         self.jobs = jobs
         self._head: ContextGuard | None = None
+        self._config_hash: str | None = None  # set for the duration of run()
 
     def effective_seeds(self, seeds: Sequence[int]) -> list[int]:
         """Deterministic methods run once, with the first seed (as the paper does)."""
@@ -125,7 +126,15 @@ class Runner:
 
     def path_for(self, subset: str, target: SplitTarget, seed: int) -> Path:
         """Result path of a unit."""
-        return unit_file(self.output_dir, self.benchmark, subset, self.method, target, seed)
+        return unit_file(
+            self.output_dir,
+            self.benchmark,
+            subset,
+            self.method,
+            target,
+            seed,
+            config_hash=self._config_hash,
+        )
 
     def run(
         self,
@@ -141,9 +150,22 @@ class Runner:
             ConfigError: for seeds or targets that select nothing, or unmet needs.
             DataError: when a store does not fit its subset.
         """
+        start = time.perf_counter()
+        self._config_hash = self.method.config_hash()
+        try:
+            return self._run(subsets, seeds, targets, start)
+        finally:
+            self._config_hash = None
+
+    def _run(
+        self,
+        subsets: Sequence[str],
+        seeds: Sequence[int],
+        targets: Sequence[str] | None,
+        start: float,
+    ) -> RunReport:
         from splitbench.progress import bar as progress_bar
 
-        start = time.perf_counter()
         seeds = self.effective_seeds(seeds)
         report = RunReport(seeds=seeds)
         plans = plan_units(
@@ -188,7 +210,9 @@ class Runner:
                     for seed in seeds:
                         if plan.pending[seed]:
                             self._run_seed(ctx, scorer, plan, seed, env, progress)
-                del ctx, scorer  # free this subset's context before the next one is built
+                # free this subset's context (the guard holds it too) before the next is built
+                del ctx, scorer
+                self._head = None
         finally:
             bar.close()  # type: ignore[attr-defined]
         report.wall_s = time.perf_counter() - start
