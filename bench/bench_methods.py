@@ -58,6 +58,7 @@ def run(
         [MethodSpec(method, overrides or {})],
         bench,
         stores={subset: store},
+        subsets=[subset],
         seeds=SEEDS,
         output_dir=Path(tempfile.mkdtemp(dir=space.tmp, prefix="bench-methods-")),
     )
