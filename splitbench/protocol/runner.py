@@ -205,6 +205,8 @@ class Runner:
                 if jobs > 1:
                     from splitbench.protocol.forked_units import run_units_forked
 
+                    # built here, not in each worker, so the workers share one copy
+                    scorer.prepare({t.coarse_index for _, t in units})
                     run_units_forked(self, ctx, scorer, plan, units, jobs, env, progress)
                 else:
                     for seed in seeds:

@@ -2,9 +2,9 @@
 
 Every method of a grid (or of ``leaderboard build``) scores on the same float32 val
 features, the same base logits and the same masked original predictions. Building them
-costs 0.5–1 s per SSv2-size subset, and the per-target masked caches as much again, so
-they are built once per process, before any ``--jobs`` worker is forked, and handed to
-each runner that asks for the same (store, head, val order).
+costs 0.5–1 s per SSv2-size subset, so they are built once per process and handed to
+each runner that asks for the same (store, head, val order); the scorer's per-target caches
+live with it, so every method of the process reuses them too.
 
 Only one subset's state is kept: asking for another frees the previous one first, so a
 run over subsets A and B never holds both (the whole-protocol memory peak stays that of
@@ -94,7 +94,6 @@ def shared_state(subset: Subset, store: FeatureStore) -> SharedSubsetState:
     features = load_val_features(subset, store)
     store.close_split("val")  # its pages, once copied to float32 (a float32 store: views)
     scorer = SubsetScorer(features, weight, bias)
-    scorer.prepare(t.coarse_index for t in subset.targets)
     _current = SharedSubsetState(key, store, features, weight, bias, scorer)
     return _current
 
