@@ -66,7 +66,7 @@ def main() -> int:
     ap.add_argument(
         "--no-prepare-ahead",
         action="store_true",
-        help="A/B check: no helper process preparing MA maps ahead (splitbench.protocol.ahead)",
+        help="A/B check: no preparations ahead in the pool (splitbench.protocol.pool)",
     )
     args = ap.parse_args()
     annotations = require_annotations(args.annotations)
@@ -78,14 +78,14 @@ def main() -> int:
     from splitbench.features.verify import forget_verified
     from splitbench.grids import get_preset, plan_grid, run_grid
     from splitbench.paths import cache_dir
-    from splitbench.protocol import ahead, artefacts, shared
+    from splitbench.protocol import artefacts, pool, shared
     from splitbench.protocol.parallel import default_jobs
     from splitbench.protocol.scoring import count
 
     print(f"imports (torch, splitbench): {time.perf_counter() - t_import:.2f} s")
     if args.no_prepare_ahead:
-        ahead.start = lambda *a, **k: None  # type: ignore[assignment]
-        print("prepare-ahead helper: off (--no-prepare-ahead)")
+        pool.prepare_ahead = lambda *a, **k: None  # type: ignore[assignment]
+        print("preparations ahead: off (--no-prepare-ahead)")
     jobs = args.jobs or default_jobs()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, --jobs {jobs}")
     benches, stores = {}, {}

@@ -1,4 +1,4 @@
-"""--jobs, the shared per-subset state, the seed-level artefact cache and the helper that
+"""--jobs, the shared per-subset state, the seed-level artefact cache and the pool that
 prepares ahead (issue 19)."""
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from splitbench.protocol import (
     Method,
     MethodMeta,
     NewRows,
-    ahead,
     artefacts,
     load_methods,
     shared,
 )
 from splitbench.protocol.artefacts import Artefact, shared_artefact
-from splitbench.protocol.parallel import chunks, effective_jobs
+from splitbench.protocol.parallel import effective_jobs
+from splitbench.protocol.pool import CHUNK_UNITS, plan_tasks
 from splitbench.protocol.runner import Runner
 from splitbench.results.io import iter_result_files
 
@@ -88,8 +88,7 @@ def test_dead_worker_fails_only_its_unfinished_units(tmp_path, synthetic, synthe
     assert len(rerun.by_status("done")) == len(failed)  # only the failed units rerun
 
 
-def test_chunks_and_effective_jobs():
-    assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+def test_effective_jobs():
     assert effective_jobs(2, 3) == 1  # too few units to fork for
     assert effective_jobs(2, 100) == 2
     with pytest.raises(ConfigError, match="--jobs 0"):
@@ -163,7 +162,7 @@ def test_lowshot_ma_init_reuses_the_ma_map(tmp_path, synthetic, synthetic_stores
     assert len(trained) == 2  # one map per seed, shared by both methods
 
 
-# -- --jobs > 1: seed-level preparations run ahead in a helper process ---------------
+# -- --jobs > 1: one pool per subset; seed-level preparations run ahead ---------------
 
 SEEDS = [0, 1, 2]
 SUBSETS = ["A", "B"]
@@ -180,6 +179,7 @@ class Offsets(Method):
         def build() -> Artefact:
             with open(self.log, "a") as f:
                 f.write(f"{ctx.subset.name} {seed} {os.getpid()} {mp.current_process().name}\n")
+            time.sleep(0.2)  # long enough for the other worker to find it busy
             gen = torch.Generator().manual_seed(seed)
             return Artefact({"v": torch.randn(ctx.dim, generator=gen) * 0.5}, {})
 
@@ -195,10 +195,17 @@ class Offsets(Method):
         return NewRows(rows, ctx.bias[c].repeat(k))
 
 
-class WaitsForTheHelper(Method):
-    """Runs first and waits until every offset exists: only the helper can have made them."""
+class SameOffsets(Offsets):
+    """A second method that needs the same artefacts (as low-shot MA init needs MA's map)."""
 
-    meta = MethodMeta("waits", "Waits", "waits for the helper", shots=0)
+    meta = MethodMeta("same_offsets", "SameOffsets", "the same offsets", shots=0)
+
+
+class WaitsForTheOffsets(Method):
+    """Runs first and waits until the subset's offsets exist: only preparations ahead,
+    on the other worker, can have made them by then."""
+
+    meta = MethodMeta("waits", "Waits", "waits for the offsets", shots=0)
     deterministic = True
     log: ClassVar[Path]
     expected: ClassVar[int]
@@ -206,8 +213,8 @@ class WaitsForTheHelper(Method):
     def prepare(self, ctx, seed):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            done = self.log.read_text().splitlines() if self.log.is_file() else []
-            if len(done) >= self.expected:
+            lines = self.log.read_text().splitlines() if self.log.is_file() else []
+            if sum(line.split()[0] == ctx.subset.name for line in lines) >= self.expected:
                 return
             time.sleep(0.05)
 
@@ -221,33 +228,51 @@ def _fresh(tmp_path: Path, monkeypatch, name: str) -> Path:  # type: ignore[no-u
     artefacts.clear_memory()
     shared.clear_shared_state()
     log = tmp_path / f"{name}.log"
-    Offsets.log = WaitsForTheHelper.log = log
+    Offsets.log = WaitsForTheOffsets.log = log
     return log
 
 
-def test_helper_prepares_every_seed_once_and_changes_no_number(
+def test_tasks_prepare_ahead_first_then_units_in_serial_order(
+    tmp_path, synthetic, synthetic_stores
+):
+    runners = [
+        Runner(m, synthetic, synthetic_stores, tmp_path, progress=False)
+        for m in (WaitsForTheOffsets(), Offsets())
+    ]
+    plans = [r.begin(["A"], SEEDS, None).plans[0] for r in runners]
+    tasks = plan_tasks(list(zip(runners, plans, strict=True)))
+    prepares = [t for t in tasks if t.kind == "prepare"]
+    assert tasks[: len(prepares)] == prepares
+    assert [(t.job, t.seed) for t in prepares] == [(1, s) for s in SEEDS]  # prepare_ahead only
+    units = [(t.job, t.seed, u.key) for t in tasks[len(prepares) :] for u in t.targets]
+    serial = [(j, s, u.key) for j, p in enumerate(plans) for s, ts in p.pending.items() for u in ts]
+    assert units == serial
+    assert all(0 < len(t.targets) <= CHUNK_UNITS for t in tasks if t.kind == "units")
+
+
+def test_pool_prepares_every_seed_once_ahead_and_changes_no_number(
     tmp_path, monkeypatch, synthetic, synthetic_stores
 ) -> None:  # type: ignore[no-untyped-def]
-    WaitsForTheHelper.expected = len(SUBSETS) * len(SEEDS)
+    WaitsForTheOffsets.expected = len(SEEDS)
     log = _fresh(tmp_path, monkeypatch, "parallel")
     kw = {"stores": synthetic_stores, "subsets": SUBSETS, "seeds": SEEDS}
-    run = evaluate(
-        [WaitsForTheHelper(), Offsets()], synthetic, output_dir=tmp_path / "p", jobs=2, **kw
-    )
+    methods = [WaitsForTheOffsets(), Offsets(), SameOffsets()]
+    run = evaluate(methods, synthetic, output_dir=tmp_path / "p", jobs=2, **kw)
     assert not run.failures
     built = [line.split() for line in log.read_text().splitlines()]
-    # built once each, all by the helper, while the first method was still waiting for them
+    # built once each (two methods need each one), in the workers, while the first method's
+    # units were still waiting for them
     assert sorted((s, int(seed)) for s, seed, _, _ in built) == [
         (s, seed) for s in SUBSETS for seed in SEEDS
     ]
-    assert {name for *_, name in built} == {"splitbench-prepare-ahead"}
-    assert not mp.active_children()  # the helper was stopped
+    assert "MainProcess" not in {name for *_, name in built}
+    assert not mp.active_children()  # the workers are gone
+    assert all(r.report is not None and r.report.jobs == 2 for r in run.runs)
 
     serial_log = _fresh(tmp_path, monkeypatch, "serial")
-    WaitsForTheHelper.expected = 0  # no helper with --jobs 1
-    serial = evaluate(
-        [WaitsForTheHelper(), Offsets()], synthetic, output_dir=tmp_path / "s", jobs=1, **kw
-    )
+    WaitsForTheOffsets.expected = 0
+    methods = [WaitsForTheOffsets(), Offsets(), SameOffsets()]
+    serial = evaluate(methods, synthetic, output_dir=tmp_path / "s", jobs=1, **kw)
     assert not serial.failures
     assert {line.split()[3] for line in serial_log.read_text().splitlines()} == {"MainProcess"}
     a, b = _counts(tmp_path / "s"), _counts(tmp_path / "p")
@@ -265,24 +290,13 @@ class PrepareFails(Method):
         raise AssertionError("not reached")
 
 
-class HangsInTheHelper(Offsets):
-    meta = MethodMeta("hangs", "Hangs", "prepare hangs, in the helper only", shots=0)
-
-    def prepare(self, ctx, seed):  # type: ignore[no-untyped-def]
-        if mp.current_process().name == "splitbench-prepare-ahead":
-            time.sleep(3600)
-
-
-def test_failures_are_the_runs_and_a_hung_helper_is_ended(
+def test_a_failed_preparation_ahead_is_the_units_failure(
     tmp_path, monkeypatch, synthetic, synthetic_stores
 ) -> None:  # type: ignore[no-untyped-def]
     _fresh(tmp_path, monkeypatch, "fails")
-    monkeypatch.setattr(ahead, "CLOSE_WAIT_S", 0.2)
     kw = {"stores": synthetic_stores, "subsets": ["A"], "seeds": SEEDS, "jobs": 2}
-    run = evaluate([PrepareFails()], synthetic, output_dir=tmp_path / "f", **kw)
-    assert len(run.failures) == len(synthetic.subset("A").targets) * len(SEEDS)
+    run = evaluate([PrepareFails(), Offsets()], synthetic, output_dir=tmp_path / "f", **kw)
+    n = len(synthetic.subset("A").targets) * len(SEEDS)
+    assert len(run.failures) == n  # the other method's units are unaffected
     assert all("prepare failed: RuntimeError: no map for seed" in o.error for _, o in run.failures)
-    t = time.monotonic()
-    hung = evaluate([HangsInTheHelper()], synthetic, output_dir=tmp_path / "h", **kw)
-    assert not hung.failures and time.monotonic() - t < 60
-    assert not mp.active_children()
+    assert len(run.produced) == n

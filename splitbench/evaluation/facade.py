@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from splitbench.features.store import FeatureStore
     from splitbench.models.text import TextEncoder
     from splitbench.protocol.api import Method
-    from splitbench.protocol.runner import RunReport, UnitOutcome
+    from splitbench.protocol.runner import Runner, RunReport, UnitOutcome
     from splitbench.registry import Registry
     from splitbench.results.aggregate import Cell
     from splitbench.results.leaderboard import LeaderboardTable
@@ -298,25 +298,24 @@ def evaluate(
     if runners and not selected:
         runners[0].run(chosen, seed_list, targets)  # raises the one-line targets error
     from splitbench import progress as bars
-    from splitbench.protocol import ahead
 
     nest = progress and len(runners) > 1  # one outer bar over methods, units nested below
     outer = bars.bar(total=len(selected) * len(runners), desc="methods", disable=not nest)
     per_subset: list[list[RunReport]] = []
-    # with --jobs > 1, seed-level preparations (MA maps) run ahead on the other core
-    helper = ahead.start(runners, selected, seed_list, targets) if jobs > 1 else None
-    try:
-        for s in selected:
-            reports = []
-            for r in runners:
-                outer.set_postfix_str(f"{r.method.name} ({s})")
-                with bars.nested() if nest else contextlib.nullcontext():
-                    reports.append(r.run([s], seed_list, targets))
-                outer.update()
-            per_subset.append(reports)
-    finally:
-        if helper is not None:
-            helper.close()
+    for s in selected:
+        if jobs > 1 and device == "cpu":  # every method of the subset on one pool of workers
+            outer.set_postfix_str(f"{len(runners)} methods ({s})")
+            with bars.nested() if nest else contextlib.nullcontext():
+                per_subset.append(_pooled(runners, s, seed_list, targets, jobs))
+            outer.update(len(runners))
+            continue
+        reports = []
+        for r in runners:
+            outer.set_postfix_str(f"{r.method.name} ({s})")
+            with bars.nested() if nest else contextlib.nullcontext():
+                reports.append(r.run([s], seed_list, targets))
+            outer.update()
+        per_subset.append(reports)
     outer.close()
     for i, run in enumerate(runs):
         run.report = RunReport.merged([reports[i] for reports in per_subset])
@@ -339,6 +338,38 @@ def evaluate(
         cells=aggregate(results),
         wall_s=time.perf_counter() - start,
     )
+
+
+def _pooled(
+    runners: Sequence[Runner],
+    subset: str,
+    seeds: Sequence[int],
+    targets: Sequence[str] | None,
+    jobs: int,
+) -> list[RunReport]:
+    """Every runner's pending units of ``subset`` on one pool (:mod:`splitbench.protocol.pool`)."""
+    from splitbench import progress as bars
+    from splitbench.protocol.parallel import effective_jobs
+    from splitbench.protocol.pool import pending_units, run_pooled
+
+    states = []
+    try:
+        for i, r in enumerate(runners):  # one bar per method, each on its own line
+            with contextlib.ExitStack() as stack:
+                for _ in range(i):
+                    stack.enter_context(bars.nested())
+                states.append(r.begin([subset], seeds, targets))
+        work = [(r, st, st.plans[0]) for r, st in zip(runners, states, strict=True)]
+        n = effective_jobs(jobs, sum(pending_units(plan) for *_, plan in work))
+        if n > 1:
+            run_pooled(work, n)
+        else:
+            for r, st, plan in work:
+                r.run_plan(st, plan)
+    finally:
+        for r, st in zip(runners, states, strict=False):
+            r.finish(st)
+    return [st.report for st in states]
 
 
 def _read_back(

@@ -151,8 +151,8 @@ class Method(abc.ABC, Generic[ConfigT]):
     :attr:`deterministic`, :attr:`session_support` (which multi-target session tracks
     the method takes part in) and :attr:`prepare_ahead` (whether :meth:`prepare` keeps its
     work in the shared artefact cache, :func:`splitbench.protocol.artefacts.shared_artefact`,
-    so that ``--jobs`` > 1 may run it ahead in a helper process,
-    :mod:`splitbench.protocol.ahead`), and implement :meth:`edit`. Subclassing
+    so that ``--jobs`` > 1 may run it ahead, before the units, on whichever worker is
+    free, :mod:`splitbench.protocol.pool`), and implement :meth:`edit`. Subclassing
     ``Method[MyConfig]`` (with ``config_class = MyConfig``) types :attr:`config`.
 
     Args:

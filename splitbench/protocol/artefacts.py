@@ -12,6 +12,7 @@ race to compute the same one write identical files and never half a file.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +41,26 @@ class Artefact:
 
 
 _memory: dict[tuple[str, str], Artefact] = {}
+_waiting = True  # False inside no_waiting()
+
+
+class ArtefactBusy(Exception):
+    """Another process is building the artefact (raised only inside :func:`no_waiting`)."""
+
+
+@contextlib.contextmanager
+def no_waiting() -> Iterator[None]:
+    """Inside, an artefact another process is building raises :class:`ArtefactBusy`.
+
+    For preparations ahead (:mod:`splitbench.protocol.pool`): a worker moves on to other
+    work instead of waiting for the artefact the other worker is computing.
+    """
+    global _waiting
+    before, _waiting = _waiting, False
+    try:
+        yield
+    finally:
+        _waiting = before
 
 
 def artefact_key(parts: Mapping[str, object]) -> str:
@@ -81,7 +102,10 @@ def shared_artefact(
     path.parent.mkdir(parents=True, exist_ok=True)
     # one builder per key: a parallel worker that needs the same artefact waits and reads it
     with open(path.with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if _waiting else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise ArtefactBusy(f"{namespace}/{key}") from None
         art = _read(path)
         if art is None:
             art = build()

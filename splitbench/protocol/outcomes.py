@@ -1,7 +1,7 @@
 """What a run reports: one outcome per unit, a report per run, and the progress hook.
 
 Their own module so that the runner and its forked-worker path
-(:mod:`splitbench.protocol.forked_units`) both use them without importing each other.
+(:mod:`splitbench.protocol.pool`) both use them without importing each other.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""``--jobs N``: a subset's units shared out over forked worker processes.
+"""``--jobs N``: how many workers, and forked worker processes that report back.
 
-The parent builds the subset's state (features, base logits) first and then forks, so the
-workers read it copy-on-write instead of each building or holding its own. The pending
-units, in the serial order, are cut into ``N`` contiguous chunks, one per worker; a worker
-seeds and runs its units exactly as a serial run does (every unit is seeded on its own,
-so which process runs it changes no number) and sends each finished unit back to the
-parent, which records it, updates the progress bar and calls the ``on_unit`` hook, as a
-serial run does. Each worker gets ``threads // N`` intra-op threads (at least one), so
-``N`` workers never oversubscribe the cores.
-
-A worker that dies (killed, out of memory) fails the units it had not finished, with a
-one-line error; the next run retries them.
+:func:`effective_jobs` decides how many workers a run gets; :func:`run_forked` forks them
+and relays what they send to the parent. What the workers do, and how the work is shared
+out among them, is :mod:`splitbench.protocol.pool`'s job.
 """
 
 from __future__ import annotations
@@ -50,17 +42,6 @@ def effective_jobs(jobs: int, units: int) -> int:
     if "fork" not in mp.get_all_start_methods():  # pragma: no cover - not POSIX
         return 1
     return max(1, min(jobs, units // MIN_UNITS_PER_JOB))
-
-
-def chunks(items: Sequence[T], n: int) -> list[list[T]]:
-    """``items`` cut into ``n`` contiguous, nearly equal chunks (earlier ones one longer)."""
-    size, extra = divmod(len(items), n)
-    out, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        out.append(list(items[start:end]))
-        start = end
-    return out
 
 
 def run_forked(

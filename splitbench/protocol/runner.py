@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +51,7 @@ __all__ = [
     "METRIC_META",
     "Report",
     "RunReport",
+    "RunState",
     "Runner",
     "Status",
     "UnitOutcome",
@@ -57,6 +59,34 @@ __all__ = [
 ]
 
 OverwriteStrategy = Literal["only-missing", "always"]
+
+
+@dataclass
+class RunState:
+    """One :meth:`Runner.begin` … :meth:`Runner.finish` span.
+
+    Attributes:
+        seeds: The seeds the method runs (deterministic methods: the first only).
+        plans: One per subset: pending and finished units.
+        env: The environment every result records.
+        progress: Records outcomes into :attr:`report` and advances the bar.
+        start: When the run started (``perf_counter``).
+        shared_s: Set when the method shared a pool of workers with other methods: its share
+            of that time (its workers' busy seconds over the number of workers, plus any
+            setup it paid for), which becomes the report's ``wall_s``.
+    """
+
+    seeds: list[int]
+    plans: list[SubsetPlan]
+    env: Environment
+    progress: _Progress
+    start: float
+    shared_s: float | None = None
+
+    @property
+    def report(self) -> RunReport:
+        """The run's report."""
+        return self.progress.report
 
 
 class Runner:
@@ -150,12 +180,7 @@ class Runner:
             ConfigError: for seeds or targets that select nothing, or unmet needs.
             DataError: when a store does not fit its subset.
         """
-        start = time.perf_counter()
-        self._config_hash = self.method.config_hash()
-        try:
-            return self._run(subsets, seeds, targets, start)
-        finally:
-            self._config_hash = None
+        return self._run(subsets, seeds, targets, time.perf_counter())
 
     def _run(
         self,
@@ -164,6 +189,49 @@ class Runner:
         targets: Sequence[str] | None,
         start: float,
     ) -> RunReport:
+        state = self.begin(subsets, seeds, targets, start=start)
+        try:
+            for plan in state.plans:
+                self.run_plan(state, plan)
+        finally:
+            self.finish(state)
+        return state.report
+
+    def run_plan(self, state: RunState, plan: SubsetPlan) -> None:
+        """Run one subset's pending units: serially, or on ``jobs`` forked workers."""
+        units = sum(len(ts) for ts in plan.pending.values())
+        if not units:
+            return
+        # forked workers and an initialised GPU do not mix: accelerators run serially
+        jobs = effective_jobs(self.jobs, units) if self.device == "cpu" else 1
+        if jobs > 1:
+            from splitbench.protocol.pool import run_pooled
+
+            run_pooled([(self, state, plan)], jobs)
+            return
+        ctx, scorer = self._context(plan)
+        for seed in state.seeds:
+            if plan.pending[seed]:
+                self._run_seed(ctx, scorer, plan, seed, state.env, state.progress)
+        # free this subset's context (the guard holds it too) before the next is built
+        del ctx, scorer
+        self._head = None
+
+    def begin(
+        self,
+        subsets: Sequence[str],
+        seeds: Sequence[int],
+        targets: Sequence[str] | None,
+        *,
+        start: float | None = None,
+    ) -> RunState:
+        """Plan the run (pending and finished units), check needs, open the progress bar.
+
+        The finished units are recorded as skipped. :meth:`run` calls this and
+        :meth:`finish` around running the plans; the pool of
+        :mod:`splitbench.protocol.pool` does the same for several runners at once.
+        """
+        self._config_hash = self.method.config_hash()  # for result paths, until finish()
         from splitbench.progress import bar as progress_bar
 
         seeds = self.effective_seeds(seeds)
@@ -187,38 +255,28 @@ class Runner:
             total=total, desc=self.method.name, unit="unit", disable=not self.progress
         )
         progress = _Progress(report, bar, self.on_unit)
-        try:
-            for plan in plans:
-                report.backbone_passes[plan.subset.name] = plan.store.meta.backbone_passes
-                for t, seed in plan.done:
-                    path = self.path_for(plan.subset.name, t, seed)
-                    progress.add(
-                        UnitOutcome(plan.subset.name, t, seed, "skipped", path), notify=False
-                    )
-                if not any(plan.pending.values()):
-                    continue
-                ctx, scorer = self._context(plan)
-                units = [(seed, t) for seed in seeds for t in plan.pending[seed]]
-                # forked workers and an initialised GPU do not mix: accelerators run serially
-                jobs = effective_jobs(self.jobs, len(units)) if self.device == "cpu" else 1
-                report.jobs = max(report.jobs, jobs)
-                if jobs > 1:
-                    from splitbench.protocol.forked_units import run_units_forked
+        for plan in plans:
+            report.backbone_passes[plan.subset.name] = plan.store.meta.backbone_passes
+            for t, seed in plan.done:
+                path = self.path_for(plan.subset.name, t, seed)
+                progress.add(UnitOutcome(plan.subset.name, t, seed, "skipped", path), notify=False)
+        return RunState(
+            seeds=seeds,
+            plans=plans,
+            env=env,
+            progress=progress,
+            start=time.perf_counter() if start is None else start,
+        )
 
-                    # built here, not in each worker, so the workers share one copy
-                    scorer.prepare({t.coarse_index for _, t in units})
-                    run_units_forked(self, ctx, scorer, plan, units, jobs, env, progress)
-                else:
-                    for seed in seeds:
-                        if plan.pending[seed]:
-                            self._run_seed(ctx, scorer, plan, seed, env, progress)
-                # free this subset's context (the guard holds it too) before the next is built
-                del ctx, scorer
-                self._head = None
-        finally:
-            bar.close()  # type: ignore[attr-defined]
-        report.wall_s = time.perf_counter() - start
-        return report
+    def finish(self, state: RunState) -> None:
+        """Close the progress bar and set the report's wall time (see :class:`RunState`)."""
+        self._config_hash = None
+        state.progress.bar.close()  # type: ignore[attr-defined]
+        report = state.report
+        if state.shared_s is None:
+            report.wall_s = time.perf_counter() - state.start
+        else:
+            report.wall_s = state.shared_s
 
     def _context(self, plan: SubsetPlan) -> tuple[SubsetContext, SubsetScorer]:
         state = shared_state(plan.subset, plan.store)  # built once per process, shared
@@ -248,26 +306,20 @@ class Runner:
         seed: int,
         env: Environment,
         progress: _Progress,
-    ) -> None:
+        *,
+        prepared: float | None = None,
+    ) -> float | None:
+        """Prepare ``seed`` (unless ``prepared`` gives its earlier time) and run its units.
+
+        Returns:
+            The prepare time in seconds, or None when ``prepare`` failed (its units failed).
+        """
         name = plan.subset.name
-        t0 = time.perf_counter()
-        seed_everything(seed)
-        try:
-            contained(
-                lambda: self.method.prepare(ctx, seed),
-                what=f"{self.method.name}.prepare",
-                timeout=self.unit_timeout,
-                head=self._head,
-            )
-        except Exception as exc:  # a plugin's bug fails its units, not the run
-            msg = f"prepare failed: {type(exc).__name__}: {exc}"
-            tb = traceback.format_exc()
-            for target in plan.pending[seed]:
-                path = self.path_for(name, target, seed)
-                self.sink.failure(path, msg, tb)
-                progress.add(UnitOutcome(name, target, seed, "failed", path, error=msg))
-            return
-        prepare_s = time.perf_counter() - t0
+        if prepared is None:
+            prepared = self._prepare(ctx, plan, seed, progress)
+            if prepared is None:
+                return None
+        prepare_s = prepared
         for target in plan.pending[seed]:
             path = self.path_for(name, target, seed)
             try:
@@ -304,3 +356,28 @@ class Runner:
                 self.sink.result(path, result, scored, scorer, ctx, target)
                 outcome = UnitOutcome(name, target, seed, "done", path, result=result)
             progress.add(outcome)
+        return prepare_s
+
+    def _prepare(
+        self, ctx: SubsetContext, plan: SubsetPlan, seed: int, progress: _Progress
+    ) -> float | None:
+        """``prepare(ctx, seed)``; its time, or None after failing the seed's pending units."""
+        name = plan.subset.name
+        t0 = time.perf_counter()
+        seed_everything(seed)
+        try:
+            contained(
+                lambda: self.method.prepare(ctx, seed),
+                what=f"{self.method.name}.prepare",
+                timeout=self.unit_timeout,
+                head=self._head,
+            )
+        except Exception as exc:  # a plugin's bug fails its units, not the run
+            msg = f"prepare failed: {type(exc).__name__}: {exc}"
+            tb = traceback.format_exc()
+            for target in plan.pending[seed]:
+                path = self.path_for(name, target, seed)
+                self.sink.failure(path, msg, tb)
+                progress.add(UnitOutcome(name, target, seed, "failed", path, error=msg))
+            return None
+        return time.perf_counter() - t0
