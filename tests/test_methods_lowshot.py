@@ -3,10 +3,13 @@ step against torch's AdamW, determinism and the shortfall policies."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from methods_helpers import HashedWordEncoder, tiny_context, tiny_subset
+from splitbench_methods._training import ManualAdamW, cosine_lr, scalar
 from splitbench_methods.lowshot_finetune import (
     LowShotCoarseConfig,
     LowShotFinetune,
@@ -223,3 +226,34 @@ def test_all_shots_uses_a_held_out_split(synth_ctx: SubsetContext) -> None:
     support = rows.info["support"]
     assert support["shots"] == "all" and support["count"] == len(task.target.ft)
     assert len(support["videos_sha256"]) == 16
+
+
+@pytest.mark.parametrize("op", ["mul_", "div_", "add_", "lt_"])
+def test_float32_scalar_operands_give_the_bits_of_python_floats(op: str) -> None:
+    """``_training.scalar`` operands (no per-call cast) compute the same float32 values."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 385, generator=gen) * 10.0 ** torch.randint(-8, 8, (64, 1), generator=gen)
+    for value in (0.999999, 1 / 0.75, 1e-8, math.sqrt(1 - 0.999**7), 1 / 12, 0.75, -3e-4):
+        a, b = x.clone(), x.clone()
+        getattr(a, op)(value)
+        getattr(b, op)(scalar(value))
+        assert torch.equal(a, b), (op, value)
+
+
+def test_manual_adamw_equals_its_python_float_formulation_bit_for_bit() -> None:
+    """The step with float32 scalar operands is the same as the literal float formulas."""
+    gen = torch.Generator().manual_seed(0)
+    p = torch.randn(3, 385, generator=gen)
+    ref, m, v = p.clone(), torch.zeros_like(p), torch.zeros_like(p)
+    opt = ManualAdamW(p, 1e-3)
+    for t in range(1, 120):
+        g = torch.randn(3, 385, generator=gen) * 0.1
+        lr = cosine_lr(1e-3, 0.0, t, 100)
+        opt.grad.copy_(g)
+        opt.step(lr)
+        ref.mul_(1 - lr * 1e-3)
+        m.lerp_(g, 1 - 0.9)
+        v.mul_(0.999).addcmul_(g, g, value=1 - 0.999)
+        denom = torch.sqrt(v).div_(math.sqrt(1 - 0.999**t)).add_(1e-8)
+        ref.addcdiv_(m, denom, value=-lr / (1 - 0.9**t))
+        assert torch.equal(p, ref), t

@@ -19,6 +19,7 @@ from splitbench_methods._training import (
     ManualAdamW,
     StateKeeper,
     cosine_lr,
+    scalar,
 )
 
 if TYPE_CHECKING:  # the config is declared with the method, which imports this module
@@ -104,6 +105,8 @@ def fit_new_rows(
     onehot = torch.zeros(n, c + k)
     onehot[torch.arange(n), y] = 1.0
     keep = 1.0 - cfg.dropout
+    keep_t, inv_keep = scalar(keep), scalar(1.0 / keep)  # see scalar(): same bits, no casts
+    inv_len: dict[int, torch.Tensor] = {}
     use_val = data.x_val is not None and data.y_val is not None
     stopper = EmaEarlyStopping(cfg.ema_beta, cfg.patience, cfg.min_delta, "min")
     best = StateKeeper([theta]) if use_val else None
@@ -112,6 +115,9 @@ def fit_new_rows(
     single_batch = n <= cfg.batch_size
     # the frozen rows' held-out logits are the same every epoch
     val_old = torch.addmm(b_old, data.x_val, w_old.T) if data.x_val is not None else None
+    # taken once: the same views every step (w_new follows theta's in-place updates), and
+    # a 1-shot step is so small that each view or slice op is a few percent of it
+    w_old_t, w_new_t, onehot_new = w_old.T, w_new.T, onehot[:, c:]
     for epoch in range(cfg.max_epochs):
         lr = cosine_lr(cfg.lr, cfg.min_lr, epoch, cfg.max_epochs)
         if single_batch:
@@ -121,18 +127,24 @@ def fit_new_rows(
             xs, ys = x[perm], onehot[perm]
         total = torch.zeros(())
         for i in range(0, n, cfg.batch_size):
-            xb, yb = xs[i : i + cfg.batch_size], ys[i : i + cfg.batch_size]
+            if single_batch:
+                xb, yb, yb_new = x, onehot, onehot_new
+            else:
+                xb, yb = xs[i : i + cfg.batch_size], ys[i : i + cfg.batch_size]
+                yb_new = yb[:, c:]
             if cfg.dropout > 0:
-                mask = torch.rand(xb.shape, generator=gen).lt_(keep)
+                mask = torch.rand(xb.shape, generator=gen).lt_(keep_t)
                 xb = xb * mask
-                xb.mul_(1.0 / keep)
+                xb.mul_(inv_keep)
             logits = torch.cat(
-                [torch.addmm(b_old, xb, w_old.T), torch.addmm(b_new, xb, w_new.T)], 1
+                [torch.addmm(b_old, xb, w_old_t), torch.addmm(b_new, xb, w_new_t)], 1
             )
             logp = torch.log_softmax(logits, 1)
             total -= (logp * yb).sum()
-            grad = logp[:, c:].exp_().sub_(yb[:, c:]).mul_(1.0 / len(xb))  # (B, k)
-            torch.mm(grad.T, xb, out=g_w)
+            if len(xb) not in inv_len:
+                inv_len[len(xb)] = scalar(1.0 / len(xb))
+            grad = logp[:, c:].exp_().sub_(yb_new).mul_(inv_len[len(xb)])  # (B, k)
+            torch.mm(grad.t(), xb, out=g_w)
             torch.sum(grad, 0, out=g_b)
             opt.step(lr)
         last_loss = float(total) / n

@@ -70,7 +70,11 @@ class MLPRegressionStep:
         self._params = [t for pair in zip(self._w, self._b, strict=True) for t in pair]
         self._m = [torch.zeros_like(p) for p in self._params]
         self._v = [torch.zeros_like(p) for p in self._params]
-        self._steps = [torch.zeros((), dtype=torch.float32) for _ in self._params]
+        # one step counter for every parameter (they always step together), incremented by
+        # a 0-dim tensor: one add instead of a foreach over per-parameter counters plus the
+        # cast of a Python 1 (~20 µs of a ~550 µs step); the counts are the same integers
+        self._step = torch.zeros((), dtype=torch.float32)
+        self._steps = [self._step] * len(self._params)
         self._one = torch.ones(())
         beta1, beta2 = ADAM_BETAS
         self._adamw = functools.partial(
@@ -117,7 +121,7 @@ class MLPRegressionStep:
             grads[2 * i + 1] = g.sum(0)
             if i > 0:
                 g = _ATEN.gelu_backward(torch.mm(g, self._w[i]), inputs[2 * i - 1])
-        torch._foreach_add_(self._steps, 1)
+        self._step.add_(self._one)
         self._adamw(
             self._params, grads, self._m, self._v, [], self._steps, lr=lr, weight_decay=self._wd
         )
