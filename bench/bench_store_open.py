@@ -47,7 +47,8 @@ def main() -> None:
 
     import numpy as np
 
-    from splitbench.features.store import StoreMeta, StoreWriter
+    from splitbench.features.store import StoreMeta
+    from splitbench.features.store_writer import StoreWriter
 
     with tempfile.TemporaryDirectory(prefix="splitbench-bench-store-") as tmp:
         meta = StoreMeta(

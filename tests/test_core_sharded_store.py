@@ -44,7 +44,8 @@ def test_whole_array_only_on_request(parts) -> None:  # type: ignore[no-untyped-
 
 
 def test_multi_shard_store_opens_without_a_copy(tmp_path, synthetic_stores) -> None:  # type: ignore[no-untyped-def]
-    from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+    from splitbench.features.store import FeatureStore, StoreMeta
+    from splitbench.features.store_writer import StoreWriter
 
     src = synthetic_stores["A"]
     val = src.split("val")

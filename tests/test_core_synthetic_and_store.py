@@ -10,7 +10,8 @@ import pytest
 from splitbench.benchmarks import taxonomy as tx
 from splitbench.benchmarks.synthetic import SyntheticConfig, build_world, synthetic_benchmark
 from splitbench.errors import DataError
-from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.store import FeatureStore, StoreMeta
+from splitbench.features.store_writer import StoreWriter
 
 
 def test_synthetic_structure(synthetic):

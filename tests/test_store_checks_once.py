@@ -153,7 +153,8 @@ def test_widening_float16_is_bit_exact() -> None:
 def test_val_features_equal_numpy_widening_one_shard_and_several(
     tmp_path: Path, synthetic, synthetic_stores
 ) -> None:  # type: ignore[no-untyped-def]
-    from splitbench.features.store import StoreMeta, StoreWriter
+    from splitbench.features.store import StoreMeta
+    from splitbench.features.store_writer import StoreWriter
 
     src = synthetic_stores["A"]
     subset = synthetic.subset("A")

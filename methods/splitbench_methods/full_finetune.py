@@ -47,7 +47,8 @@ from splitbench.features.extract_plan import plan_extraction
 from splitbench.features.extract_records import finish_run, store_meta
 from splitbench.features.extract_run import run_extraction
 from splitbench.features.sources import unmet_source_needs
-from splitbench.features.store import FeatureStore, StoreWriter
+from splitbench.features.store import FeatureStore
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.view_loader import encode_views, view_batches
 from splitbench.models.base_model import BaseModel, ModelOverrides, build_base_model
 from splitbench.models.checkpoint import file_sha256, read_checkpoint

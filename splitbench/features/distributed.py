@@ -31,7 +31,8 @@ from splitbench.errors import ConfigError
 from splitbench.features.extract_plan import ExtractionPlan, RankSlice
 from splitbench.features.extract_run import ExtractReport
 from splitbench.features.sharded import ShardedFeatures
-from splitbench.features.store import FeatureStore, StoreWriter
+from splitbench.features.store import FeatureStore
+from splitbench.features.store_writer import StoreWriter
 
 RANKS_DIR = "ranks"
 #: How long a rank waits at a barrier for the slowest rank (a whole extraction may pass).

@@ -56,7 +56,8 @@ from splitbench.features.extract_records import (
     train_selection,
 )
 from splitbench.features.extract_run import ExtractReport, run_extraction
-from splitbench.features.store import FeatureStore, StoreWriter
+from splitbench.features.store import FeatureStore
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.view_loader import Views, encode_views, view_batches
 from splitbench.models.base_model import BaseModel
 from splitbench.video.decode import VideoFolder

@@ -23,7 +23,8 @@ from splitbench.core.scoring import SubsetScorer
 from splitbench.features.extract_config import ExtractConfig
 from splitbench.features.extract_plan import ExtractionPlan
 from splitbench.features.extract_run import ExtractReport
-from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.store import FeatureStore, StoreMeta
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.view_loader import Views
 
 

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from splitbench.features.extract_config import ExtractConfig
 from splitbench.features.extract_plan import ExtractionPlan, RankSlice, schedule
-from splitbench.features.store import FeatureStore, StoreWriter
+from splitbench.features.store import FeatureStore
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.view_loader import Views, view_batches
 from splitbench.video.decode import VideoError, VideoFolder
 

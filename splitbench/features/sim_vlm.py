@@ -22,7 +22,8 @@ from splitbench.benchmarks.synthetic import (
     SyntheticConfig,
     SyntheticWorld,
 )
-from splitbench.features.store import StoreMeta, StoreWriter
+from splitbench.features.store import StoreMeta
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.vlm import vlm_dir
 
 

@@ -55,7 +55,8 @@ from splitbench.features.sim_vlm import (
     write_simulated_vlms,
     write_vlm_spaces,
 )
-from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.store import FeatureStore, StoreMeta
+from splitbench.features.store_writer import StoreWriter
 from splitbench.locks import folder_lock
 from splitbench.paths import cache_dir
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from splitbench.benchmarks.model import Subset
 from splitbench.errors import DataError
-from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.store import FeatureStore, StoreMeta
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.vlm import VLM_DIR, open_vlm_space
 from splitbench.models.prompts import DEFAULT_PROMPTS, class_embeddings
 from splitbench.models.text import get_text_encoder

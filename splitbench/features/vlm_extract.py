@@ -29,7 +29,8 @@ from splitbench.features.extract import (
     run_extraction,
     store_meta,
 )
-from splitbench.features.store import FeatureStore, StoreWriter
+from splitbench.features.store import FeatureStore
+from splitbench.features.store_writer import StoreWriter
 from splitbench.features.vlm import subset_texts, vlm_dir, write_text_table
 from splitbench.models.prompts import PROMPT_SETS
 from splitbench.models.text import CachedTextEncoder

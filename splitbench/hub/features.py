@@ -30,7 +30,8 @@ import pyarrow.compute as pc
 
 from splitbench.atomic import make_temp_dir
 from splitbench.errors import DataError
-from splitbench.features.store import FeatureStore, StoreMeta, StoreWriter
+from splitbench.features.store import FeatureStore, StoreMeta
+from splitbench.features.store_writer import StoreWriter
 from splitbench.hub.digests import digest_checker, record_digests
 from splitbench.hub.folder import (
     WrittenFolder,
