@@ -9,8 +9,10 @@ number as it was::
     python bench/paper_protocol_counts.py compare BASELINE OTHER
 
 A unit is (benchmark, subset, method, config hash, target, seed); ``compare`` prints how
-many units it compared, how many are on one side only and every unit whose counts differ,
-and exits 1 on any difference.
+many units it compared, how many are on one side only, every unit whose counts differ and
+how many whole result records differ (all fields but the run's environment and timings:
+method info such as retrieval scores and training summaries too), and exits 1 on any
+difference.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import add_annotations_option, require_annotations, scratch, simulated_store
 
@@ -52,9 +55,13 @@ def run(out: Path, annotations: Path, jobs: int, benchmarks: tuple[str, ...] = B
     return 0
 
 
-def load(root: Path) -> dict[Unit, dict[str, int]]:
-    """Unit → counts of every finished unit result under ``root``."""
-    out: dict[Unit, dict[str, int]] = {}
+#: Result fields that legitimately differ between two runs of the same units.
+RUN_FIELDS = ("environment", "timings")
+
+
+def load(root: Path) -> dict[Unit, dict[str, Any]]:
+    """Unit → its result record (without :data:`RUN_FIELDS`) of every finished unit."""
+    out: dict[Unit, dict[str, Any]] = {}
     for p in root.rglob("seed*.json"):
         if p.name.endswith(".failed.json") or ".samples" in p.name:
             continue
@@ -63,7 +70,7 @@ def load(root: Path) -> dict[Unit, dict[str, int]]:
             continue
         u = d["unit"]
         key = (u["benchmark"], u["subset"], u["method"], u["config_hash"], u["target_key"])
-        out[(*key, int(u["seed"]))] = d["counts"]
+        out[(*key, int(u["seed"]))] = {k: v for k, v in d.items() if k not in RUN_FIELDS}
     return out
 
 
@@ -71,19 +78,27 @@ def compare(base: Path, other: Path) -> int:
     """Print the comparison; 1 when anything differs or is missing."""
     a, b = load(base), load(other)
     common = sorted(set(a) & set(b))
-    diff = [k for k in common if a[k] != b[k]]
+    diff = [k for k in common if a[k]["counts"] != b[k]["counts"]]
+    records = [k for k in common if a[k] != b[k]]
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
     print(
         f"baseline units {len(a)}, other units {len(b)}, compared {len(common)}, only in "
         f"baseline {len(only_a)}, only in other {len(only_b)}, differing {len(diff)}"
     )
+    print(
+        f"whole result records (all but {', '.join(RUN_FIELDS)}): {len(records)} differ "
+        f"(method info, e.g. recorded training summaries, included)"
+    )
     for k in diff[:20]:
-        print("DIFF", k, a[k], b[k])
+        print("DIFF", k, a[k]["counts"], b[k]["counts"])
+    for k in [k for k in records if k not in diff][:5]:
+        fields = sorted(f for f in a[k] if a[k][f] != b[k].get(f))
+        print("RECORD-DIFF", k, "fields:", ", ".join(fields))
     for k in only_a[:5]:
         print("ONLY-BASELINE", k)
     for k in only_b[:5]:
         print("ONLY-OTHER", k)
-    return 1 if diff or only_a or only_b or not common else 0
+    return 1 if diff or records or only_a or only_b or not common else 0
 
 
 def main() -> int:

@@ -46,6 +46,51 @@ def test_cache_is_keyed_by_identity(tmp_path):
     assert other.seen == ["t"]
 
 
+class BatchSensitive(Counting):
+    """Like a padded transformer: a text's vector depends on the longest text of its batch."""
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        longest = max(len(t) for t in texts)
+        return np.array([[len(t), longest, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_a_cached_vector_is_a_function_of_the_text_alone(tmp_path):
+    a = CachedTextEncoder(BatchSensitive(), tmp_path / "a.sqlite").encode(["ab", "abcdef"])
+    b = CachedTextEncoder(BatchSensitive(), tmp_path / "b.sqlite").encode(["ab"])
+    np.testing.assert_array_equal(a[0], b[0])  # whatever it was embedded with first
+
+
+def test_cache_entries_of_another_format_are_not_reused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    CachedTextEncoder(Counting(), path).encode(["t"])
+    with sqlite3.connect(path) as db:  # an entry as written before vectors were per text
+        db.execute("INSERT INTO emb VALUES (?, ?, ?)", ("counting:v1", "u", b"\0" * 12))
+    again = Counting()
+    CachedTextEncoder(again, path).encode(["t", "u"])
+    assert again.seen == ["u"]
+
+
+def test_minilm_vectors_do_not_depend_on_their_batch_or_the_thread_count(tmp_path):
+    import torch
+
+    texts = ["Dropping something behind something", "into", "Tearing something into two pieces"]
+    together = CachedTextEncoder(get_text_encoder("minilm", cache=False), tmp_path / "a.sqlite")
+    alone = CachedTextEncoder(get_text_encoder("minilm", cache=False), tmp_path / "b.sqlite")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # a serial run; --jobs workers have one thread
+        a = together.encode(texts)
+        assert torch.get_num_threads() == 2  # restored
+        torch.set_num_threads(1)
+        b = np.stack([alone.encode([t])[0] for t in texts[::-1]])[::-1]
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_minilm_is_offline_and_real():
     enc = get_text_encoder("minilm")
     emb = enc.encode(

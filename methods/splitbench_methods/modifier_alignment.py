@@ -182,8 +182,12 @@ class AlignmentMap:
     summary: dict[str, Any]
 
     def __call__(self, embeddings: np.ndarray) -> torch.Tensor:
-        """Map ``(n, T)`` raw text embeddings to ``(n, D)`` head-space vectors."""
-        with torch.no_grad():
+        """Map ``(n, T)`` raw text embeddings to ``(n, D)`` head-space vectors.
+
+        On one thread, as the map was trained: the products' last bits depend on the
+        thread count, which differs between a serial run and ``--jobs`` workers.
+        """
+        with torch.no_grad(), single_thread():
             out: torch.Tensor = self.mlp(torch.from_numpy(np.asarray(embeddings, dtype=np.float32)))
         return out
 

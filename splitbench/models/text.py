@@ -165,8 +165,18 @@ class OpenClipTextEncoder:
         return np.concatenate(outs) if outs else np.zeros((0, self.dim), np.float32)
 
 
+#: Part of every cache key: what the cached vectors are. ``per-text``: each text embedded in
+#: a call of its own (see :class:`CachedTextEncoder`); entries written before, from shared
+#: batches, are not reused.
+CACHE_FORMAT = "per-text"
+
+
 class CachedTextEncoder:
     """Wrap an encoder with a persistent SQLite cache keyed by (identity, text).
+
+    Each text missing from the cache is embedded on its own, on one thread, so its vector
+    is a function of the text alone (:func:`_embed_each`), whichever process or run embeds
+    it first.
 
     Args:
         inner: The encoder.
@@ -178,6 +188,7 @@ class CachedTextEncoder:
         self.name = inner.name
         self.identity = inner.identity
         self.dim = inner.dim
+        self._key = f"{inner.identity}|{CACHE_FORMAT}"
         self._path = path or cache_dir() / "text-embeddings.sqlite"
         self._lock = threading.Lock()
         self._memory: dict[str, np.ndarray] = {}
@@ -202,23 +213,44 @@ class CachedTextEncoder:
                 q = ",".join("?" * len(chunk))
                 for text, blob in db.execute(
                     f"SELECT text, vec FROM emb WHERE identity = ? AND text IN ({q})",
-                    [self.identity, *chunk],
+                    [self._key, *chunk],
                 ):
                     found[text] = np.frombuffer(blob, dtype=np.float32)
             todo = [t for t in unique if t not in found]
             self.hits += len(unique) - len(todo)
             self.misses += len(todo)
             if todo:
-                vecs = np.asarray(self.inner.encode(todo), dtype=np.float32)
+                vecs = _embed_each(self.inner, todo)
                 db.executemany(
                     "INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
-                    [(self.identity, t, v.tobytes()) for t, v in zip(todo, vecs, strict=True)],
+                    [(self._key, t, v.tobytes()) for t, v in zip(todo, vecs, strict=True)],
                 )
                 found.update(zip(todo, vecs, strict=True))
         self._memory.update(found)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[t] for t in texts]).astype(np.float32)
+
+
+def _embed_each(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
+    """``(n, dim)`` vectors of ``texts``, each embedded alone, with one intra-op thread.
+
+    A text embedded in a batch depends on its batch-mates (padding to the longest text
+    changes the shapes of the model's products, and with them the last bits), and the
+    thread count changes how the products are split. Either would make a vector depend on
+    the history of the cache: which texts an earlier run embedded together, and whether a
+    serial run or a ``--jobs`` worker (one thread) got there first. With MiniLM, that moved
+    units of the paper protocol by one video between serial and ``--jobs 2`` runs. One text
+    at a time costs ~17 against ~6 ms a text, once per cache.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return np.stack([np.asarray(encoder.encode([t]), dtype=np.float32)[0] for t in texts])
+    finally:
+        torch.set_num_threads(before)
 
 
 def _cached_file_hash(path: Path) -> str:
