@@ -88,6 +88,44 @@ def test_dead_worker_fails_only_its_unfinished_units(tmp_path, synthetic, synthe
     assert len(rerun.by_status("done")) == len(failed)  # only the failed units rerun
 
 
+def test_a_unit_written_before_its_message_was_lost_is_done(
+    tmp_path, monkeypatch, synthetic, synthetic_stores
+):
+    """A worker killed after writing a result, before its queued message left, loses the
+    message; the whole result on disk counts as done, a missing one fails the unit."""
+    from splitbench.protocol import pool
+    from splitbench.results.io import failure_path
+
+    real, lost = pool.run_forked, []
+    runner = Runner(Dies(), synthetic, synthetic_stores, tmp_path, progress=False, jobs=2)
+
+    def losing(parts, work, on_message):
+        def drop_two(msg):
+            if isinstance(msg, tuple) and isinstance(msg[0], int) and len(lost) < 2:
+                lost.append(msg)
+            else:
+                on_message(msg)
+
+        problems = real(parts, work, drop_two)
+        _, seed, key, *_ = lost[1]
+        target = next(t for t in synthetic.subset("A").targets if t.key == key)
+        runner.path_for("A", target, seed).unlink()  # this one never reached the disk
+        return problems
+
+    monkeypatch.setattr(pool, "run_forked", losing)
+    report = runner.run(["A"], [0, 1])
+    status = {(o.seed, o.target.key): o for o in report.outcomes}
+    kept, gone = (status[(m[1], m[2])] for m in lost)
+    assert kept.status == "done" and kept.result is not None and kept.path.is_file()
+    assert not failure_path(kept.path).exists()
+    assert gone.status == "failed" and "before finishing this unit" in (gone.error or "")
+    assert [o for o in report.outcomes if o.status == "failed"] == [gone]
+    rerun = Runner(Dies(), synthetic, synthetic_stores, tmp_path, progress=False, jobs=1)
+    assert [(o.seed, o.target.key) for o in rerun.run(["A"], [0, 1]).by_status("done")] == [
+        (gone.seed, gone.target.key)
+    ]
+
+
 def test_effective_jobs():
     assert effective_jobs(2, 3) == 1  # too few units to fork for
     assert effective_jobs(2, 100) == 2

@@ -23,7 +23,8 @@ sends every finished unit back to the parent, which records it, advances the met
 progress bar and calls the ``on_unit`` hook; outcomes are stored in the serial order. Each
 worker gets ``threads // N`` intra-op threads (at least one), so the workers never
 oversubscribe the cores. A worker that dies (killed, out of memory) fails the units it had
-not finished, with a one-line error; the next run retries them.
+not finished, with a one-line error; the next run retries them. A unit whose whole result
+it wrote before dying counts as done, even if its message was lost with the worker.
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ from typing import TYPE_CHECKING, Any
 from splitbench.protocol.parallel import MIN_UNITS_PER_JOB, run_forked
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from splitbench.benchmarks.model import SplitTarget
     from splitbench.protocol.context import SubsetContext
     from splitbench.protocol.outcomes import UnitOutcome
     from splitbench.protocol.plan import SubsetPlan
     from splitbench.protocol.runner import Runner, RunState
     from splitbench.protocol.scoring import SubsetScorer
+    from splitbench.results.schema import UnitResult
 
 #: Units per task: small enough that the two workers end together, large enough that a
 #: task's overhead (a counter under a lock, one message per unit) stays negligible.
@@ -272,11 +276,37 @@ def _finish(job: _Job, why: str) -> None:
         if (seed, target.key) in job.got:
             continue
         path = job.runner.path_for(name, target, seed)
-        msg = f"WorkerError: {why} before finishing this unit"
-        job.runner.sink.failure(path, msg, "")
-        o = UnitOutcome(name, target, seed, "failed", path, error=msg)
+        result = _written(job, path)
+        if result is not None:
+            o = UnitOutcome(name, target, seed, "done", path, result=result)
+        else:
+            msg = f"WorkerError: {why} before finishing this unit"
+            job.runner.sink.failure(path, msg, "")
+            o = UnitOutcome(name, target, seed, "failed", path, error=msg)
         job.got[(seed, target.key)] = o
         job.state.progress.bar.update(1)  # type: ignore[attr-defined]
         if job.state.progress.on_unit is not None:
             job.state.progress.on_unit(o)
     job.state.report.outcomes.extend(job.got[(s, t.key)] for s, t in units)
+
+
+def _written(job: _Job, path: Path) -> UnitResult | None:
+    """The result a worker wrote to ``path`` before its message was lost, if it is whole.
+
+    A worker writes a unit's result (atomically) and then sends its message through a
+    queue whose feeder thread dies with the process: a worker killed right after a unit can
+    leave a finished result the parent never heard of. That unit is done, not failed; a
+    damaged or partial one (no samples log where one is due) stays failed and is rerun.
+    """
+    from splitbench.errors import DataError
+    from splitbench.protocol.plan import cell_key, is_done
+    from splitbench.results.io import read_result
+
+    runner, name = job.runner, job.plan.subset.name
+    expected = cell_key(runner.benchmark, name, job.plan.store, runner.method)
+    try:
+        if is_done(path, expected, need_samples=runner.sink.log_samples):
+            return read_result(path)
+    except DataError:
+        pass
+    return None
