@@ -18,6 +18,8 @@ def test_use_multilingual_embeds_offline_and_is_distinct_from_minilm() -> None:
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     assert v[0] @ v[1] > v[0] @ v[2]  # the near paraphrase is nearer than an unrelated word
     assert enc.identity.startswith("use-multilingual:v3:sha256=")
+    # one BLAS thread (the package's 4 cost ~190 ms a text on 2 cores), named in the identity
+    assert enc._model.threads == 1 and enc.identity.endswith(":blas-threads=1")
     assert enc.identity != get_text_encoder("minilm", cache=False).identity
     with pytest.raises(ConfigError, match="takes no option"):
         get_text_encoder("use:/some/file", cache=False)

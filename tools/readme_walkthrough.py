@@ -22,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,9 +141,11 @@ def walk(readme: Path, workdir: Path, annotations: Path | None, full: bool = Fal
             print(f"skip  {cmd}  ({reason})", file=sys.stderr)
             continue
         print(f"run   {cmd}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
         out = subprocess.run(
             filled, shell=True, cwd=workdir, capture_output=True, text=True, env=dict(os.environ)
         )
+        print(f"      {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
         if out.returncode != 0 or "Traceback" in out.stdout + out.stderr:
             tail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-3:]
             result.failed.append((cmd, f"exit {out.returncode}: {' / '.join(tail)}"))

