@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from splitbench.protocol.parallel import MIN_UNITS_PER_JOB, run_forked
+from splitbench.protocol.shared import release_freed_memory
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -122,7 +123,11 @@ def run_pooled(work: Sequence[tuple[Runner, RunState, SubsetPlan]], jobs: int) -
     scorer = todo[0].scorer
     assert scorer is not None
     # built here, not in each worker, so the workers share one copy
-    scorer.prepare({t.coarse_index for j in todo for ts in j.plan.pending.values() for t in ts})
+    for coarse in sorted(
+        {t.coarse_index for j in todo for ts in j.plan.pending.values() for t in ts}
+    ):
+        scorer.prepare([coarse])
+        release_freed_memory()  # each mask's transients, before the next and the fork
     setup_s = time.perf_counter() - t0
     tasks = plan_tasks([(j.runner, j.plan) for j in todo])
     counter = mp.get_context("fork").Value("i", 0)
