@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import hashlib
+import multiprocessing as mp
 import os
 import resource
 import shutil
@@ -98,6 +99,8 @@ def simulated_store(
     space: Scratch,
     config: SyntheticConfig | None = None,
     store: Path | str | None = None,
+    *,
+    in_child: bool = False,
 ) -> tuple[FeatureStore, float | None]:
     """``store`` if given, else the simulated store of ``bench``/``subset`` (built on first use).
 
@@ -108,6 +111,8 @@ def simulated_store(
         config: Simulation config (default: ``simulate_official_store``'s, 384 dims and one
             train view).
         store: A store folder to reuse as it is.
+        in_child: Build in a forked child process, so that the simulation's arrays (about
+            2 GB for SSv2-Split) never count in this process's peak memory.
 
     Returns:
         ``(store, seconds the simulation took)``; the seconds are None when nothing was built.
@@ -130,7 +135,16 @@ def simulated_store(
     out.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=out.parent, prefix=".build-"))
     try:
-        simulate_official_store(bench, subset, build / "store", cfg)
+        if in_child:
+            child = mp.get_context("fork").Process(
+                target=simulate_official_store, args=(bench, subset, build / "store", cfg)
+            )
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise RuntimeError(f"simulating {bench.name}/{subset} failed ({child.exitcode})")
+        else:
+            simulate_official_store(bench, subset, build / "store", cfg)
         os.replace(build / "store", out)
     finally:
         shutil.rmtree(build, ignore_errors=True)
